@@ -1,0 +1,83 @@
+/* ffilab_core.h: the plain C kernels shared by the C-ABI routes (ctypes, cffi_abi, cffi_api,
+ * capi) and the C++ glue of the pybind11 route.
+ *
+ * The functions know nothing of Python.  They never trust their caller: a NULL pointer with a
+ * positive length, a negative length or an out-of-contract integer is answered with a status
+ * code (or an empty result), never undefined behaviour.  Argument *types* are the binding's
+ * job; argument *values* are checked here as well as there.
+ *
+ * Status codes map onto Python exceptions in every binding:
+ *   FFL_OK        0   success
+ *   FFL_EINVAL    1   ValueError      (negative n, k > n, NULL with n > 0)
+ *   FFL_EOVERFLOW 2   OverflowError   (n beyond the contract's maximum)
+ *   FFL_ENOMEM    3   MemoryError
+ */
+#ifndef FFILAB_CORE_H
+#define FFILAB_CORE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define FFL_API __declspec(dllexport)
+#else
+#define FFL_API __attribute__((visibility("default")))
+#endif
+
+#define FFL_OK 0
+#define FFL_EINVAL 1
+#define FFL_EOVERFLOW 2
+#define FFL_ENOMEM 3
+
+/* Contract limits, equal to ffilab.contract.SUM_OF_SQUARES_MAX_N and PRIMES_MAX_N. */
+#define FFL_SUM_OF_SQUARES_MAX_N (((int64_t)1) << 32)
+#define FFL_PRIMES_MAX_N ((int64_t)2147483647)
+#define FFL_EARTH_RADIUS_KM 6371.0
+
+/* Sum of i*i for 0 <= i < n, exact: the 128-bit result is returned as (hi << 64) | lo. */
+FFL_API int ffl_sum_of_squares(int64_t n, uint64_t *hi, uint64_t *lo);
+
+FFL_API double ffl_circle_area(double radius);
+
+/* arr[i] *= factor for 0 <= i < n. */
+FFL_API int ffl_scale_array(double *arr, int64_t n, double factor);
+
+/* A new malloc'ed array of n distances from the origin for the points (x0, y0, x1, y1, ...).
+ * Returns NULL on bad arguments or when out of memory; release it with ffl_free. */
+FFL_API double *ffl_compute_distances(const double *points, int64_t n_points);
+
+/* The primes below n by trial division; *out is malloc'ed (release with ffl_free). */
+FFL_API int ffl_primes(int64_t n, int64_t **out, int64_t *count);
+
+FFL_API void ffl_free(void *p);
+
+/* Left-to-right sums; an empty or NULL array sums to 0.0. */
+FFL_API double ffl_fast_sum(const double *a, int64_t n);
+FFL_API double ffl_fast_dot(const double *a, const double *b, int64_t n);
+FFL_API double ffl_fast_norm(const double *a, int64_t n);
+FFL_API int ffl_scale_and_shift(const double *in, double *out, int64_t n, double scale, double shift);
+
+FFL_API double ffl_haversine(double lat1, double lon1, double lat2, double lon2);
+FFL_API int ffl_haversine_many(double lat, double lon, const double *lats, const double *lons,
+                               int64_t n, double *out);
+/* The k nearest points, ordered by distance (NaN last), ties broken by index. */
+FFL_API int ffl_find_nearest_k(double lat, double lon, const double *lats, const double *lons,
+                               int64_t n, int64_t k, int64_t *out_idx, double *out_dist);
+
+/* The Accumulator behind an opaque handle, for bindings without classes of their own. */
+typedef struct ffl_accumulator ffl_accumulator;
+FFL_API ffl_accumulator *ffl_acc_new(double initial);
+FFL_API void ffl_acc_free(ffl_accumulator *acc);
+FFL_API int ffl_acc_add(ffl_accumulator *acc, double value);
+FFL_API double ffl_acc_mean(const ffl_accumulator *acc);
+FFL_API int64_t ffl_acc_count(const ffl_accumulator *acc);
+FFL_API double ffl_acc_total(const ffl_accumulator *acc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FFILAB_CORE_H */

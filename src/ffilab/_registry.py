@@ -1,0 +1,132 @@
+"""The one registry of routes: what each is, what it is built from, and whether it is usable here.
+
+A route is a module ``ffilab.routes.<name>`` exporting every name in :data:`KERNELS`.  Adding a
+route means one folder under ``src/ffilab/routes/`` and one line in :data:`ROUTES` (plus its name
+in the build list of ``CMakeLists.txt`` if it is compiled).
+
+A route that cannot be imported, or that the build skipped, is *unavailable with its reason*.
+Nothing ever falls back to another route.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from types import ModuleType
+from typing import Any
+
+__all__ = ["KERNELS", "ROUTES", "RouteInfo", "RouteSpec", "RouteUnavailable", "build_info", "route", "routes"]
+
+#: The names every route module exports, in the order the lesson introduces them.
+KERNELS: tuple[str, ...] = (
+    "sum_of_squares",
+    "circle_area",
+    "scale_array",
+    "compute_distances",
+    "primes",
+    "fast_sum",
+    "fast_dot",
+    "fast_norm",
+    "scale_and_shift",
+    "Accumulator",
+    "haversine_distance",
+    "haversine_many",
+    "find_nearest_k",
+)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """A registry line: a route's name, kind and what it is built from."""
+
+    name: str
+    kind: str
+    built_from: str
+    compiled: bool
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """A route as found on this installation."""
+
+    name: str
+    kind: str
+    built_from: str
+    available: bool
+    reason: str
+
+
+class RouteUnavailable(ImportError):
+    """Raised by :func:`route` for a route that was not built or cannot be loaded here."""
+
+
+# fmt: off
+ROUTES: tuple[RouteSpec, ...] = (
+    RouteSpec("python",   "interpreted", "plain Python loops: the reference",                        False),
+    RouteSpec("numpy",    "vectorised",  "NumPy array expressions",                                  False),
+    RouteSpec("ctypes",   "C ABI (FFI)", "libffilab_core.so loaded with ctypes.CDLL",                True),
+    RouteSpec("cffi_abi", "C ABI (FFI)", "libffilab_core.so loaded with cffi ffi.dlopen",            True),
+    RouteSpec("cffi_api", "C extension", "cffi out-of-line API mode over the C core",                True),
+    RouteSpec("cython",   "C extension", "typed Cython (loops written in Cython)",                   True),
+    RouteSpec("pybind11", "C++ binding", "pybind11 module over the C core",                          True),
+    RouteSpec("capi",     "C extension", "hand-written CPython C API module over the C core",        True),
+)
+# fmt: on
+
+_SPECS = {spec.name: spec for spec in ROUTES}
+
+
+@functools.cache
+def build_info() -> dict[str, Any]:
+    """Return what the build recorded: compilers, flags and the status of each compiled route."""
+    try:
+        text = resources.files("ffilab").joinpath("_build_info.json").read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        return {"routes": {}, "missing": "no _build_info.json: ffilab was not installed by its build"}
+    return json.loads(text)
+
+
+@functools.cache
+def _load(name: str) -> ModuleType | str:
+    spec = _SPECS[name]
+    if spec.compiled:
+        status = build_info().get("routes", {}).get(name)
+        if status is None:
+            return "not built: the build recorded no status for this route"
+        if status != "built":
+            return status
+    try:
+        return importlib.import_module(f"ffilab.routes.{name}")
+    except Exception as exc:  # any import failure makes the route unavailable, with its reason
+        return f"import failed: {type(exc).__name__}: {exc}"
+
+
+def route(name: str) -> ModuleType:
+    """Return the module of route ``name``, whose attributes are the kernels.
+
+    Raises
+    ------
+    KeyError
+        No route of that name exists.
+    RouteUnavailable
+        The route exists but is not usable on this installation; the message gives the reason.
+    """
+    if name not in _SPECS:
+        raise KeyError(f"unknown route {name!r}; routes are {', '.join(_SPECS)}")
+    loaded = _load(name)
+    if isinstance(loaded, str):
+        raise RouteUnavailable(f"route {name!r} is unavailable: {loaded}")
+    return loaded
+
+
+def routes() -> list[RouteInfo]:
+    """Return every registered route with its availability on this installation."""
+    out = []
+    for spec in ROUTES:
+        loaded = _load(spec.name)
+        reason = loaded if isinstance(loaded, str) else ""
+        out.append(RouteInfo(spec.name, spec.kind, spec.built_from, not reason, reason))
+    return out

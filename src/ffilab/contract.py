@@ -1,0 +1,206 @@
+"""The argument contract every route enforces: one place that says what each kernel accepts.
+
+The pure-Python reference defines the behaviour of every kernel; this module states the part of
+that behaviour that concerns *inputs* so that the Python-level routes (python, numpy, ctypes,
+cffi_abi, cffi_api) share one implementation and the native routes (cython, pybind11, capi) can be
+checked against it.  The rules, in one table:
+
+==========================  =============================================  ===============
+input                       rule                                           violation
+==========================  =============================================  ===============
+integer argument            ``operator.index(x)`` must work (int, bool,    TypeError
+                            numpy integer); 2.5, "3", None are rejected
+integer below its minimum   ``n < 0`` (``k < 0``)                          ValueError
+integer above its maximum   ``n > SUM_OF_SQUARES_MAX_N`` and so on         OverflowError
+real argument               float, int or anything with ``__float__`` or   TypeError
+                            ``__index__`` (what ``PyFloat_AsDouble``
+                            accepts); str, bytes, None, complex rejected
+real argument too large     an int beyond the float range                  OverflowError
+array argument, wrong type  not a ``numpy.ndarray`` (lists, memoryviews)   TypeError
+array of the wrong dtype    anything but native-endian float64             TypeError
+array of the wrong shape    wrong ``ndim``, or not ``(n, 2)`` for points   ValueError
+non-contiguous array        not C-contiguous (stride 2, negative stride)   ValueError
+read-only array             passed to an in-place kernel                   ValueError
+length mismatch             two arrays that must be equally long           ValueError
+``k > n``                   ``find_nearest_k``                             ValueError
+==========================  =============================================  ===============
+
+Why reject rather than convert: an in-place kernel that silently converts (float32 to float64,
+strided to contiguous) writes into a temporary copy and the caller's array is never modified.
+Rejecting every non-conforming array in every kernel keeps one simple rule for all routes.
+
+Why the integer maxima: ``sum_of_squares`` squares ``i < n`` in an unsigned 64-bit integer and
+sums in 128 bits, which is exact for every ``n <= 2**32`` (``(2**32 - 1)**2 < 2**64``; the sum is
+below ``2**95``).  ``primes`` counts in int64 and its trial division is quadratic, so a bound of
+``2**31 - 1`` (the lesson's C ``int``) loses nothing a user could wait for.  The reference
+enforces the same bounds so that every route answers the same input the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "PRIMES_MAX_N",
+    "SUM_OF_SQUARES_MAX_N",
+    "as_index",
+    "as_real",
+    "check_array",
+    "check_points",
+    "check_same_length",
+    "check_k",
+    "nearest_order_key",
+]
+
+#: Largest ``n`` accepted by ``sum_of_squares``: every ``i * i`` with ``i < n`` fits in uint64.
+SUM_OF_SQUARES_MAX_N = 2**32
+#: Largest ``n`` accepted by ``primes`` (the lesson's C ``int``).
+PRIMES_MAX_N = 2**31 - 1
+#: Mean Earth radius used by every haversine kernel, in kilometres.
+EARTH_RADIUS_KM = 6371.0
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def as_index(func: str, name: str, value: Any, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """Return ``value`` as a Python int, or raise the contract's exception.
+
+    Parameters
+    ----------
+    func, name : str
+        Kernel and argument name, used in the error message.
+    value : object
+        Anything implementing ``__index__``.
+    minimum, maximum : int
+        Inclusive bounds; below ``minimum`` raises ValueError, above ``maximum`` OverflowError.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not an integer (``2.5``, ``"3"``, ``None``).
+    ValueError
+        ``value < minimum``.
+    OverflowError
+        ``value > maximum``.
+    """
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{func}: {name} must be an integer, got {type(value).__name__}"
+        ) from None
+    if n < minimum:
+        raise ValueError(f"{func}: {name} must be >= {minimum}, got {n}")
+    if maximum is not None and n > maximum:
+        raise OverflowError(f"{func}: {name} must be <= {maximum}, got {n}")
+    return n
+
+
+def as_real(func: str, name: str, value: Any) -> float:
+    """Return ``value`` as a Python float with ``PyFloat_AsDouble``'s rules.
+
+    Accepts float, int, and any object whose type defines ``__float__`` or ``__index__``.
+    Strings are rejected even though ``float("3")`` would parse them: a kernel argument is a
+    number, not text, and C-level conversions (``PyFloat_AsDouble``) reject them too.
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not a real number.
+    OverflowError
+        ``value`` is an int too large for a float.
+    """
+    if type(value) is float:
+        return value
+    tp = type(value)
+    if hasattr(tp, "__float__") or hasattr(tp, "__index__"):
+        try:
+            return float(value if hasattr(tp, "__float__") else operator.index(value))
+        except OverflowError:
+            raise OverflowError(f"{func}: {name} is too large to convert to float") from None
+    raise TypeError(f"{func}: {name} must be a real number, got {tp.__name__}")
+
+
+def _describe(arr: Any) -> str:
+    if isinstance(arr, np.ndarray):
+        return f"{arr.dtype} array of shape {arr.shape}"
+    return type(arr).__name__
+
+
+def check_array(func: str, name: str, arr: Any, *, writable: bool = False) -> np.ndarray:
+    """Check that ``arr`` is a 1-D C-contiguous native float64 ``numpy.ndarray``.
+
+    Parameters
+    ----------
+    func, name : str
+        Kernel and argument name, used in the error message.
+    arr : object
+        The candidate array.
+    writable : bool
+        Require a writable array (in-place kernels).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``arr`` itself, never a copy.
+
+    Raises
+    ------
+    TypeError
+        Not an ndarray, or not native float64.
+    ValueError
+        Not 1-D, not C-contiguous, or read-only when ``writable``.
+    """
+    _check_float64(func, name, arr, writable=writable)
+    if arr.ndim != 1:
+        raise ValueError(f"{func}: {name} must be 1-D, got {_describe(arr)}")
+    return arr
+
+
+def check_points(func: str, name: str, arr: Any) -> np.ndarray:
+    """Check that ``arr`` is an ``(n, 2)`` C-contiguous native float64 ``numpy.ndarray``."""
+    _check_float64(func, name, arr, writable=False)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{func}: {name} must have shape (n, 2), got {_describe(arr)}")
+    return arr
+
+
+def _check_float64(func: str, name: str, arr: Any, *, writable: bool) -> None:
+    what = "a writable C-contiguous float64 array" if writable else "a C-contiguous float64 array"
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{func}: {name} must be {what}, got {_describe(arr)}")
+    if arr.dtype != _FLOAT64:
+        raise TypeError(f"{func}: {name} must be {what}, got {_describe(arr)}")
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"{func}: {name} must be {what}, got a non-contiguous array")
+    if writable and not arr.flags.writeable:
+        raise ValueError(f"{func}: {name} must be {what}, got a read-only array")
+
+
+def check_same_length(func: str, a: np.ndarray, b: np.ndarray, names: str = "a and b") -> None:
+    """Raise ValueError unless the two 1-D arrays are equally long."""
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"{func}: {names} must have the same length, got {a.shape[0]} and {b.shape[0]}")
+
+
+def check_k(func: str, k: Any, n: int) -> int:
+    """Return ``k`` as an int in ``0..n``; TypeError for non-integers, ValueError otherwise."""
+    kk = as_index(func, "k", k, minimum=0)
+    if kk > n:
+        raise ValueError(f"{func}: k must be <= the number of points ({n}), got {kk}")
+    return kk
+
+
+def nearest_order_key(distance: float, index: int) -> tuple[int, float, int]:
+    """Sort key of ``find_nearest_k``: by distance, NaN last, ties broken by index.
+
+    Every route orders its result exactly like ``sorted(range(n), key=...)`` with this key.
+    """
+    if math.isnan(distance):
+        return (1, 0.0, index)
+    return (0, distance, index)

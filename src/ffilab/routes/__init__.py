@@ -1,0 +1,4 @@
+"""One sub-package per acceleration route, each exporting the same kernels (see ``ffilab.KERNELS``).
+
+Import a route through ``ffilab.route(name)``, which reports an unusable route with its reason.
+"""
