@@ -119,6 +119,10 @@ double ffl_haversine(double lat1, double lon1, double lat2, double lon2) {
     double s_lat = sin(dlat / 2.0);
     double s_lon = sin(dlon / 2.0);
     double a = s_lat * s_lat + cos(lat1 * FFL_DEG_TO_RAD) * cos(lat2 * FFL_DEG_TO_RAD) * s_lon * s_lon;
+    /* a is in [0, 1] for any real angles, but rounding can push it a hair outside, where
+     * sqrt/asin give NaN: clamp (NaN compares false and stays NaN), as every route does. */
+    if (a > 1.0) a = 1.0;
+    else if (a < 0.0) a = 0.0;
     return FFL_EARTH_RADIUS_KM * (2.0 * asin(sqrt(a)));
 }
 

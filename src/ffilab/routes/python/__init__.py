@@ -195,16 +195,31 @@ class Accumulator:
         return f"<Accumulator count={self._count} total={self._total!r}>"
 
 
+def _sin(x: float) -> float:
+    # C's sin(inf) is NaN where math.sin raises ValueError; the contract follows IEEE/C.
+    return math.sin(x) if math.isfinite(x) else math.nan
+
+
+def _cos(x: float) -> float:
+    return math.cos(x) if math.isfinite(x) else math.nan
+
+
 def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     # The lesson writes sin(x) ** 2; we write s * s because pow(s, 2.0) and s * s can differ in
-    # the last bit, and every compiled route squares by multiplication.  Same formula otherwise,
-    # with the same order of operations as the C core (ffilab_core.c) so results agree bit for bit
-    # wherever the platform's libm is used.
+    # the last bit, and every compiled route squares by multiplication.  Same order of
+    # operations as the C core (csrc/ffilab_core.c), so results agree bit for bit wherever the
+    # same libm is used.  a lies in [0, 1] for any real angles, but rounding can push it a hair
+    # outside, where sqrt/asin raise (Python) or give NaN (C): every route clamps it to [0, 1]
+    # (NaN stays NaN).
     dlat = math.radians(lat2 - lat1)
     dlon = math.radians(lon2 - lon1)
-    s_lat = math.sin(dlat / 2.0)
-    s_lon = math.sin(dlon / 2.0)
-    a = s_lat * s_lat + math.cos(math.radians(lat1)) * math.cos(math.radians(lat2)) * s_lon * s_lon
+    s_lat = _sin(dlat / 2.0)
+    s_lon = _sin(dlon / 2.0)
+    a = s_lat * s_lat + _cos(math.radians(lat1)) * _cos(math.radians(lat2)) * s_lon * s_lon
+    if a > 1.0:
+        a = 1.0
+    elif a < 0.0:
+        a = 0.0
     return _R * (2.0 * math.asin(math.sqrt(a)))
 
 

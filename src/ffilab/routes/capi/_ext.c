@@ -1,0 +1,1035 @@
+/* _ext.c: route capi — the kernels as a hand-written CPython C API module over the C core.
+ *
+ * There is no Python wrapper layer: every argument is validated here, in C, with exactly the
+ * exception classes of the argument contract (src/ffilab/contract.py), and only then handed to
+ * the shared C core (csrc/ffilab_core.c), the same machine code the ctypes and cffi routes call.
+ * Arrays are used in place through the NumPy C API and are never converted or copied; the GIL is
+ * released around every loop while this call holds a reference to the arrays it reads.
+ *
+ * Reference counting convention: every function owns the new references it creates and
+ * releases them on every path; arguments and PyTuple_GET_ITEM results are borrowed.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include <string.h>
+
+#include "ffilab_core.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Helpers shared by the kernels: errors, argument parsing and the contract's conversions.      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The unqualified name of an object's type, as type(x).__name__ reads in the reference's
+ * messages (tp_name of a heap or extension type may carry its module: "numpy.ndarray"). */
+static const char *type_name(PyObject *obj) {
+    const char *name = Py_TYPE(obj)->tp_name;
+    const char *dot = strrchr(name, '.');
+    return dot != NULL ? dot + 1 : name;
+}
+
+/* Map a C core status code to the contract's exception; always returns NULL for the caller. */
+static PyObject *raise_status(const char *func, int status) {
+    switch (status) {
+    case FFL_EINVAL:
+        PyErr_Format(PyExc_ValueError, "%s: the C core rejected an argument (status %d)", func, status);
+        break;
+    case FFL_EOVERFLOW:
+        PyErr_Format(PyExc_OverflowError, "%s: the C core rejected a too large argument (status %d)",
+                     func, status);
+        break;
+    case FFL_ENOMEM:
+        PyErr_Format(PyExc_MemoryError, "%s: the C core could not allocate memory", func);
+        break;
+    default:
+        PyErr_Format(PyExc_RuntimeError, "%s: the C core returned status %d", func, status);
+        break;
+    }
+    return NULL;
+}
+
+/* Bind the fast-call arguments (positional, then keywords) to the parameter names, like a Python
+ * def with no default but the optional trailing ones.  Keyword support is hand-written because
+ * the interpreter's own keyword parser for METH_FASTCALL (_PyArg_UnpackKeywords) is private.
+ * out[i] receives a borrowed reference, or NULL for an optional parameter not given. */
+static int parse_args(const char *func, const char *const names[], Py_ssize_t nreq, Py_ssize_t nmax,
+                      PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject *out[]) {
+    if (nargs > nmax) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %s %zd positional argument%s (%zd given)", func,
+                     nreq == nmax ? "exactly" : "at most", nmax, nmax == 1 ? "" : "s", nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nmax; i++) out[i] = i < nargs ? args[i] : NULL;
+    Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t j = 0; j < nkw; j++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, j);
+        Py_ssize_t i = 0;
+        /* The interpreter guarantees keyword names are str, so the comparison cannot fail. */
+        while (i < nmax && PyUnicode_CompareWithASCIIString(key, names[i]) != 0) i++;
+        if (i == nmax) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", func, key);
+            return -1;
+        }
+        if (out[i] != NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", func, names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + j];
+    }
+    for (Py_ssize_t i = 0; i < nreq; i++) {
+        if (out[i] == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %zd)", func, names[i],
+                         i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* contract.as_index: operator.index(obj) bounded to [0, maximum], checked on the Python int
+ * *before* any conversion to a C type so that 2**64 + 5 can never wrap around to 5.  Values
+ * below 0 raise ValueError; above maximum raise `above_exc` (OverflowError for a contract
+ * maximum, ValueError for k > n); `above_what` qualifies the bound in the message. */
+static int as_index(const char *func, const char *name, PyObject *obj, long long maximum,
+                    PyObject *above_exc, const char *above_what, int64_t *out) {
+    PyObject *n = PyNumber_Index(obj);
+    if (n == NULL) {
+        /* Only the "not an integer" TypeError is renamed; anything an __index__ raised itself
+         * propagates, as it does through operator.index in the reference. */
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s: %s must be an integer, got %s", func, name, type_name(obj));
+        }
+        return -1;
+    }
+    int overflow = 0;
+    long long value = PyLong_AsLongLongAndOverflow(n, &overflow);
+    if (value == -1 && overflow == 0 && PyErr_Occurred()) {
+        Py_DECREF(n);
+        return -1;
+    }
+    if (overflow < 0 || value < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must be >= 0, got %S", func, name, n);
+        Py_DECREF(n);
+        return -1;
+    }
+    if (overflow > 0 || value > maximum) {
+        PyErr_Format(above_exc, "%s: %s must be <= %lld%s, got %S", func, name, maximum, above_what, n);
+        Py_DECREF(n);
+        return -1;
+    }
+    Py_DECREF(n);
+    *out = (int64_t)value;
+    return 0;
+}
+
+/* contract.as_real: what PyFloat_AsDouble accepts (float, int, __float__, __index__).  Types with
+ * neither slot are refused up front so the message can name the kernel and the argument; an int
+ * beyond the float range is PyFloat_AsDouble's OverflowError, renamed the same way. */
+static int as_real(const char *func, const char *name, PyObject *obj, double *out) {
+    if (PyFloat_CheckExact(obj)) {
+        *out = PyFloat_AS_DOUBLE(obj);
+        return 0;
+    }
+    PyNumberMethods *nb = Py_TYPE(obj)->tp_as_number;
+    if (!PyFloat_Check(obj) && (nb == NULL || (nb->nb_float == NULL && nb->nb_index == NULL))) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be a real number, got %s", func, name, type_name(obj));
+        return -1;
+    }
+    double value = PyFloat_AsDouble(obj);
+    if (value == -1.0 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_OverflowError, "%s: %s is too large to convert to float", func, name);
+        }
+        return -1;
+    }
+    *out = value;
+    return 0;
+}
+
+/* Raise `exc` naming the kernel, the argument, what was expected and what was given (dtype and
+ * shape for an ndarray, as contract._describe writes them). */
+static void raise_array_error(PyObject *exc, const char *func, const char *name, const char *expected,
+                              PyObject *obj) {
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(exc, "%s: %s must be %s, got %s", func, name, expected, type_name(obj));
+        return;
+    }
+    PyArrayObject *arr = (PyArrayObject *)obj;
+    PyObject *shape = PyArray_IntTupleFromIntp(PyArray_NDIM(arr), PyArray_DIMS(arr));
+    if (shape == NULL) return; /* the MemoryError it set is the better report */
+    PyErr_Format(exc, "%s: %s must be %s, got %S array of shape %S", func, name, expected,
+                 (PyObject *)PyArray_DESCR(arr), shape);
+    Py_DECREF(shape);
+}
+
+enum array_shape { SHAPE_VECTOR, SHAPE_POINTS };
+
+/* contract.check_array / check_points, in the contract's order (type, dtype, contiguity,
+ * writability, shape) so that an argument breaking several rules raises the same class as in
+ * the reference.  Returns `obj` itself (borrowed) — never a converted copy: an in-place kernel
+ * writing into a temporary would silently lose its result. */
+static PyArrayObject *check_array(const char *func, const char *name, PyObject *obj, int writable,
+                                  enum array_shape shape) {
+    const char *expected = writable ? "a writable C-contiguous float64 array" : "a C-contiguous float64 array";
+    if (!PyArray_Check(obj)) {
+        raise_array_error(PyExc_TypeError, func, name, expected, obj);
+        return NULL;
+    }
+    PyArrayObject *arr = (PyArrayObject *)obj;
+    /* Native byte order too: the core reads doubles directly, a '>f8' array would read garbage. */
+    if (PyArray_TYPE(arr) != NPY_DOUBLE || !PyArray_ISNOTSWAPPED(arr)) {
+        raise_array_error(PyExc_TypeError, func, name, expected, obj);
+        return NULL;
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(arr)) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must be %s, got a non-contiguous array", func, name, expected);
+        return NULL;
+    }
+    if (writable && !PyArray_ISWRITEABLE(arr)) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must be %s, got a read-only array", func, name, expected);
+        return NULL;
+    }
+    if (shape == SHAPE_VECTOR && PyArray_NDIM(arr) != 1) {
+        raise_array_error(PyExc_ValueError, func, name, "1-D", obj);
+        return NULL;
+    }
+    if (shape == SHAPE_POINTS && (PyArray_NDIM(arr) != 2 || PyArray_DIM(arr, 1) != 2)) {
+        raise_array_error(PyExc_ValueError, func, name, "of shape (n, 2)", obj);
+        return NULL;
+    }
+    return arr;
+}
+
+static int check_same_length(const char *func, PyArrayObject *a, PyArrayObject *b, const char *names) {
+    if (PyArray_DIM(a, 0) != PyArray_DIM(b, 0)) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must have the same length, got %zd and %zd", func, names,
+                     (Py_ssize_t)PyArray_DIM(a, 0), (Py_ssize_t)PyArray_DIM(b, 0));
+        return -1;
+    }
+    return 0;
+}
+
+/* A new, uninitialised 1-D array of n elements of `type_num`, which the core then fills. */
+static PyArrayObject *new_vector(npy_intp n, int type_num) {
+    npy_intp dims[1] = {n};
+    return (PyArrayObject *)PyArray_SimpleNew(1, dims, type_num);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Kernels                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The exact 128-bit sum (hi << 64) | lo as a Python int, built with public API only. */
+static PyObject *pylong_from_u128(uint64_t hi, uint64_t lo) {
+    if (hi == 0) return PyLong_FromUnsignedLongLong(lo);
+    PyObject *result = NULL, *high = NULL, *shift = NULL, *shifted = NULL, *low = NULL;
+    if ((high = PyLong_FromUnsignedLongLong(hi)) == NULL) goto done;
+    if ((shift = PyLong_FromLong(64)) == NULL) goto done;
+    if ((shifted = PyNumber_Lshift(high, shift)) == NULL) goto done;
+    if ((low = PyLong_FromUnsignedLongLong(lo)) == NULL) goto done;
+    result = PyNumber_Or(shifted, low);
+done:
+    Py_XDECREF(high);
+    Py_XDECREF(shift);
+    Py_XDECREF(shifted);
+    Py_XDECREF(low);
+    return result;
+}
+
+PyDoc_STRVAR(sum_of_squares_doc,
+"sum_of_squares($module, n, /)\n"
+"--\n"
+"\n"
+"Return the exact sum of ``i * i`` for ``0 <= i < n``.\n"
+"\n"
+"The C core runs the loop in a 128-bit accumulator with the GIL released.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"n : int\n"
+"    Number of terms, ``0 <= n <= 2**32`` (anything with ``__index__``).\n"
+"\n"
+"Returns\n"
+"-------\n"
+"int\n"
+"    The exact sum.\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``n`` is not an integer.\n"
+"ValueError\n"
+"    ``n < 0``.\n"
+"OverflowError\n"
+"    ``n > 2**32``.\n");
+
+static PyObject *capi_sum_of_squares(PyObject *Py_UNUSED(module), PyObject *arg) {
+    int64_t n;
+    if (as_index("sum_of_squares", "n", arg, FFL_SUM_OF_SQUARES_MAX_N, PyExc_OverflowError, "", &n) < 0)
+        return NULL;
+    uint64_t hi = 0, lo = 0;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = ffl_sum_of_squares(n, &hi, &lo);
+    Py_END_ALLOW_THREADS
+    if (status != FFL_OK) return raise_status("sum_of_squares", status);
+    return pylong_from_u128(hi, lo);
+}
+
+PyDoc_STRVAR(circle_area_doc,
+"circle_area($module, radius, /)\n"
+"--\n"
+"\n"
+"Return ``pi * radius * radius``, evaluated left to right.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"radius : float\n"
+"    Any real number (float, int, or an object with ``__float__``/``__index__``).\n"
+"\n"
+"Returns\n"
+"-------\n"
+"float\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``radius`` is not a real number.\n"
+"OverflowError\n"
+"    ``radius`` is an int too large for a float.\n");
+
+static PyObject *capi_circle_area(PyObject *Py_UNUSED(module), PyObject *arg) {
+    double radius;
+    if (as_real("circle_area", "radius", arg, &radius) < 0) return NULL;
+    return PyFloat_FromDouble(ffl_circle_area(radius));
+}
+
+PyDoc_STRVAR(scale_array_doc,
+"scale_array($module, /, arr, factor)\n"
+"--\n"
+"\n"
+"Multiply every element of ``arr`` by ``factor``, in place.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"arr : numpy.ndarray\n"
+"    Writable, C-contiguous, 1-D, native float64; never converted or copied.\n"
+"factor : float\n"
+"\n"
+"Returns\n"
+"-------\n"
+"None\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``arr`` is not a native float64 ndarray, or ``factor`` is not a real number.\n"
+"ValueError\n"
+"    ``arr`` is not 1-D, not C-contiguous or read-only.\n"
+"OverflowError\n"
+"    ``factor`` is an int too large for a float.\n");
+
+static PyObject *capi_scale_array(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames) {
+    static const char *const names[] = {"arr", "factor"};
+    PyObject *argv[2];
+    if (parse_args("scale_array", names, 2, 2, args, nargs, kwnames, argv) < 0) return NULL;
+    PyArrayObject *arr = check_array("scale_array", "arr", argv[0], 1, SHAPE_VECTOR);
+    if (arr == NULL) return NULL;
+    double factor;
+    if (as_real("scale_array", "factor", argv[1], &factor) < 0) return NULL;
+    double *data = (double *)PyArray_DATA(arr);
+    int64_t n = (int64_t)PyArray_DIM(arr, 0);
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = ffl_scale_array(data, n, factor);
+    Py_END_ALLOW_THREADS
+    if (status != FFL_OK) return raise_status("scale_array", status);
+    Py_RETURN_NONE;
+}
+
+/* The capsule that owns a buffer malloc'ed by the C core; NumPy keeps it as the array's base
+ * and its destructor returns the memory through the core's own allocator when the last view
+ * of the array dies. */
+static const char DISTANCES_CAPSULE[] = "ffilab.routes.capi._ext.distances";
+
+static void free_core_buffer(PyObject *capsule) {
+    void *buffer = PyCapsule_GetPointer(capsule, DISTANCES_CAPSULE);
+    if (buffer != NULL) {
+        ffl_free(buffer);
+    } else {
+        /* Cannot happen for our own capsules; a destructor must not leave an exception set. */
+        PyErr_Clear();
+    }
+}
+
+PyDoc_STRVAR(compute_distances_doc,
+"compute_distances($module, points, /)\n"
+"--\n"
+"\n"
+"Return the distance from the origin of every row of ``points``.\n"
+"\n"
+"The result buffer is allocated by the C core and handed to NumPy without a copy; it is freed\n"
+"by the core when the returned array (and every view of it) is gone.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"points : numpy.ndarray\n"
+"    C-contiguous native float64 array of shape ``(n, 2)``.\n"
+"\n"
+"Returns\n"
+"-------\n"
+"numpy.ndarray\n"
+"    New float64 array of shape ``(n,)``.\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``points`` is not a native float64 ndarray.\n"
+"ValueError\n"
+"    ``points`` is not C-contiguous or not of shape ``(n, 2)``.\n"
+"MemoryError\n"
+"    The C core could not allocate the result.\n");
+
+static PyObject *capi_compute_distances(PyObject *Py_UNUSED(module), PyObject *arg) {
+    PyArrayObject *points = check_array("compute_distances", "points", arg, 0, SHAPE_POINTS);
+    if (points == NULL) return NULL;
+    const double *data = (const double *)PyArray_DATA(points);
+    npy_intp n = PyArray_DIM(points, 0);
+    double *buffer;
+    Py_BEGIN_ALLOW_THREADS
+    buffer = ffl_compute_distances(data, (int64_t)n);
+    Py_END_ALLOW_THREADS
+    if (buffer == NULL) return PyErr_Format(PyExc_MemoryError, "compute_distances: the C core could not allocate the result");
+
+    /* Ownership of `buffer` moves step by step: to the capsule once it exists (its destructor
+     * frees it), then with the capsule to the array.  Each failure path frees it exactly once. */
+    PyObject *capsule = PyCapsule_New(buffer, DISTANCES_CAPSULE, free_core_buffer);
+    if (capsule == NULL) {
+        ffl_free(buffer);
+        return NULL;
+    }
+    npy_intp dims[1] = {n};
+    PyObject *result = PyArray_SimpleNewFromData(1, dims, NPY_DOUBLE, buffer);
+    if (result == NULL) {
+        Py_DECREF(capsule); /* frees the buffer */
+        return NULL;
+    }
+    /* Steals the capsule reference even when it fails (NumPy then releases it, freeing the
+     * buffer); the array does not own its data, so dropping it cannot free the buffer twice. */
+    if (PyArray_SetBaseObject((PyArrayObject *)result, capsule) < 0) {
+        Py_DECREF(result);
+        return NULL;
+    }
+    return result;
+}
+
+PyDoc_STRVAR(primes_doc,
+"primes($module, n, /)\n"
+"--\n"
+"\n"
+"Return the primes below ``n`` by the lesson's trial division.\n"
+"\n"
+"Each candidate is divided by every ``d`` in ``2 .. candidate - 1`` until the first divisor;\n"
+"the C core does the work with the GIL released.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"n : int\n"
+"    Exclusive upper bound, ``0 <= n <= 2**31 - 1``.\n"
+"\n"
+"Returns\n"
+"-------\n"
+"list of int\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``n`` is not an integer.\n"
+"ValueError\n"
+"    ``n < 0``.\n"
+"OverflowError\n"
+"    ``n > 2**31 - 1``.\n"
+"MemoryError\n"
+"    The C core could not allocate the result.\n");
+
+static PyObject *capi_primes(PyObject *Py_UNUSED(module), PyObject *arg) {
+    int64_t n;
+    if (as_index("primes", "n", arg, FFL_PRIMES_MAX_N, PyExc_OverflowError, "", &n) < 0) return NULL;
+    int64_t *found = NULL, count = 0;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = ffl_primes(n, &found, &count);
+    Py_END_ALLOW_THREADS
+    if (status != FFL_OK) {
+        ffl_free(found); /* NULL on failure per the core, freed anyway for safety */
+        return raise_status("primes", status);
+    }
+    PyObject *result = PyList_New((Py_ssize_t)count);
+    if (result == NULL) {
+        ffl_free(found);
+        return NULL;
+    }
+    for (int64_t i = 0; i < count; i++) {
+        PyObject *item = PyLong_FromLongLong(found[i]);
+        if (item == NULL) {
+            Py_DECREF(result); /* unset slots are NULL, which list dealloc skips */
+            ffl_free(found);
+            return NULL;
+        }
+        PyList_SET_ITEM(result, (Py_ssize_t)i, item); /* steals item */
+    }
+    ffl_free(found);
+    return result;
+}
+
+PyDoc_STRVAR(fast_sum_doc,
+"fast_sum($module, a, /)\n"
+"--\n"
+"\n"
+"Return the sum of ``a``, accumulated left to right.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"a : numpy.ndarray\n"
+"    C-contiguous, 1-D, native float64.\n"
+"\n"
+"Returns\n"
+"-------\n"
+"float\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``a`` is not a native float64 ndarray.\n"
+"ValueError\n"
+"    ``a`` is not 1-D or not C-contiguous.\n");
+
+static PyObject *capi_fast_sum(PyObject *Py_UNUSED(module), PyObject *arg) {
+    PyArrayObject *a = check_array("fast_sum", "a", arg, 0, SHAPE_VECTOR);
+    if (a == NULL) return NULL;
+    const double *data = (const double *)PyArray_DATA(a);
+    int64_t n = (int64_t)PyArray_DIM(a, 0);
+    double total;
+    Py_BEGIN_ALLOW_THREADS
+    total = ffl_fast_sum(data, n);
+    Py_END_ALLOW_THREADS
+    return PyFloat_FromDouble(total);
+}
+
+PyDoc_STRVAR(fast_dot_doc,
+"fast_dot($module, /, a, b)\n"
+"--\n"
+"\n"
+"Return the dot product of ``a`` and ``b``, accumulated left to right.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"a, b : numpy.ndarray\n"
+"    C-contiguous, 1-D, native float64, of the same length.\n"
+"\n"
+"Returns\n"
+"-------\n"
+"float\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``a`` or ``b`` is not a native float64 ndarray.\n"
+"ValueError\n"
+"    Not 1-D, not C-contiguous, or the lengths differ.\n");
+
+static PyObject *capi_fast_dot(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames) {
+    static const char *const names[] = {"a", "b"};
+    PyObject *argv[2];
+    if (parse_args("fast_dot", names, 2, 2, args, nargs, kwnames, argv) < 0) return NULL;
+    PyArrayObject *a = check_array("fast_dot", "a", argv[0], 0, SHAPE_VECTOR);
+    if (a == NULL) return NULL;
+    PyArrayObject *b = check_array("fast_dot", "b", argv[1], 0, SHAPE_VECTOR);
+    if (b == NULL) return NULL;
+    if (check_same_length("fast_dot", a, b, "a and b") < 0) return NULL;
+    const double *pa = (const double *)PyArray_DATA(a);
+    const double *pb = (const double *)PyArray_DATA(b);
+    int64_t n = (int64_t)PyArray_DIM(a, 0);
+    double total;
+    Py_BEGIN_ALLOW_THREADS
+    total = ffl_fast_dot(pa, pb, n);
+    Py_END_ALLOW_THREADS
+    return PyFloat_FromDouble(total);
+}
+
+PyDoc_STRVAR(fast_norm_doc,
+"fast_norm($module, a, /)\n"
+"--\n"
+"\n"
+"Return the L2 norm ``sqrt(sum(x * x))`` of ``a`` (no rescaling: overflows like C).\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"a : numpy.ndarray\n"
+"    C-contiguous, 1-D, native float64.\n"
+"\n"
+"Returns\n"
+"-------\n"
+"float\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``a`` is not a native float64 ndarray.\n"
+"ValueError\n"
+"    ``a`` is not 1-D or not C-contiguous.\n");
+
+static PyObject *capi_fast_norm(PyObject *Py_UNUSED(module), PyObject *arg) {
+    PyArrayObject *a = check_array("fast_norm", "a", arg, 0, SHAPE_VECTOR);
+    if (a == NULL) return NULL;
+    const double *data = (const double *)PyArray_DATA(a);
+    int64_t n = (int64_t)PyArray_DIM(a, 0);
+    double norm;
+    Py_BEGIN_ALLOW_THREADS
+    norm = ffl_fast_norm(data, n);
+    Py_END_ALLOW_THREADS
+    return PyFloat_FromDouble(norm);
+}
+
+PyDoc_STRVAR(scale_and_shift_doc,
+"scale_and_shift($module, /, a, scale, shift=0.0)\n"
+"--\n"
+"\n"
+"Return a new array ``a * scale + shift``.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"a : numpy.ndarray\n"
+"    C-contiguous, 1-D, native float64.\n"
+"scale : float\n"
+"shift : float, optional\n"
+"    Added after scaling (default 0.0).\n"
+"\n"
+"Returns\n"
+"-------\n"
+"numpy.ndarray\n"
+"    New float64 array of the same length as ``a``.\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``a`` is not a native float64 ndarray, or ``scale``/``shift`` is not a real number.\n"
+"ValueError\n"
+"    ``a`` is not 1-D or not C-contiguous.\n"
+"OverflowError\n"
+"    ``scale`` or ``shift`` is an int too large for a float.\n");
+
+static PyObject *capi_scale_and_shift(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
+                                      PyObject *kwnames) {
+    static const char *const names[] = {"a", "scale", "shift"};
+    PyObject *argv[3];
+    if (parse_args("scale_and_shift", names, 2, 3, args, nargs, kwnames, argv) < 0) return NULL;
+    PyArrayObject *a = check_array("scale_and_shift", "a", argv[0], 0, SHAPE_VECTOR);
+    if (a == NULL) return NULL;
+    double scale, shift = 0.0;
+    if (as_real("scale_and_shift", "scale", argv[1], &scale) < 0) return NULL;
+    if (argv[2] != NULL && as_real("scale_and_shift", "shift", argv[2], &shift) < 0) return NULL;
+    npy_intp n = PyArray_DIM(a, 0);
+    PyArrayObject *out = new_vector(n, NPY_DOUBLE);
+    if (out == NULL) return NULL;
+    const double *in = (const double *)PyArray_DATA(a);
+    double *dst = (double *)PyArray_DATA(out);
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = ffl_scale_and_shift(in, dst, (int64_t)n, scale, shift);
+    Py_END_ALLOW_THREADS
+    if (status != FFL_OK) {
+        Py_DECREF(out);
+        return raise_status("scale_and_shift", status);
+    }
+    return (PyObject *)out;
+}
+
+PyDoc_STRVAR(haversine_distance_doc,
+"haversine_distance($module, /, lat1, lon1, lat2, lon2)\n"
+"--\n"
+"\n"
+"Return the great-circle distance in km between two points given in degrees (R = 6371).\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"lat1, lon1, lat2, lon2 : float\n"
+"    Latitudes and longitudes in degrees.\n"
+"\n"
+"Returns\n"
+"-------\n"
+"float\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    An argument is not a real number.\n"
+"OverflowError\n"
+"    An argument is an int too large for a float.\n");
+
+static PyObject *capi_haversine_distance(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
+                                         PyObject *kwnames) {
+    static const char *const names[] = {"lat1", "lon1", "lat2", "lon2"};
+    PyObject *argv[4];
+    if (parse_args("haversine_distance", names, 4, 4, args, nargs, kwnames, argv) < 0) return NULL;
+    double v[4];
+    for (int i = 0; i < 4; i++) {
+        if (as_real("haversine_distance", names[i], argv[i], &v[i]) < 0) return NULL;
+    }
+    return PyFloat_FromDouble(ffl_haversine(v[0], v[1], v[2], v[3]));
+}
+
+PyDoc_STRVAR(haversine_many_doc,
+"haversine_many($module, /, lat, lon, lats, lons)\n"
+"--\n"
+"\n"
+"Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"lat, lon : float\n"
+"    The reference point, in degrees.\n"
+"lats, lons : numpy.ndarray\n"
+"    C-contiguous, 1-D, native float64, of the same length.\n"
+"\n"
+"Returns\n"
+"-------\n"
+"numpy.ndarray\n"
+"    New float64 array of distances in km.\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``lat``/``lon`` not real numbers, or ``lats``/``lons`` not native float64 ndarrays.\n"
+"ValueError\n"
+"    Not 1-D, not C-contiguous, or the lengths differ.\n"
+"OverflowError\n"
+"    ``lat`` or ``lon`` is an int too large for a float.\n");
+
+static PyObject *capi_haversine_many(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
+                                     PyObject *kwnames) {
+    static const char *const names[] = {"lat", "lon", "lats", "lons"};
+    const char *f = "haversine_many";
+    PyObject *argv[4];
+    if (parse_args(f, names, 4, 4, args, nargs, kwnames, argv) < 0) return NULL;
+    double lat, lon;
+    if (as_real(f, "lat", argv[0], &lat) < 0) return NULL;
+    if (as_real(f, "lon", argv[1], &lon) < 0) return NULL;
+    PyArrayObject *lats = check_array(f, "lats", argv[2], 0, SHAPE_VECTOR);
+    if (lats == NULL) return NULL;
+    PyArrayObject *lons = check_array(f, "lons", argv[3], 0, SHAPE_VECTOR);
+    if (lons == NULL) return NULL;
+    if (check_same_length(f, lats, lons, "lats and lons") < 0) return NULL;
+    npy_intp n = PyArray_DIM(lats, 0);
+    PyArrayObject *out = new_vector(n, NPY_DOUBLE);
+    if (out == NULL) return NULL;
+    const double *pla = (const double *)PyArray_DATA(lats);
+    const double *plo = (const double *)PyArray_DATA(lons);
+    double *dst = (double *)PyArray_DATA(out);
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = ffl_haversine_many(lat, lon, pla, plo, (int64_t)n, dst);
+    Py_END_ALLOW_THREADS
+    if (status != FFL_OK) {
+        Py_DECREF(out);
+        return raise_status(f, status);
+    }
+    return (PyObject *)out;
+}
+
+PyDoc_STRVAR(find_nearest_k_doc,
+"find_nearest_k($module, /, lat, lon, lats, lons, k)\n"
+"--\n"
+"\n"
+"Return the ``k`` points nearest to ``(lat, lon)``.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"lat, lon : float\n"
+"    The reference point, in degrees.\n"
+"lats, lons : numpy.ndarray\n"
+"    C-contiguous, 1-D, native float64, of the same length ``n``.\n"
+"k : int\n"
+"    Number of points to return, ``0 <= k <= n``.\n"
+"\n"
+"Returns\n"
+"-------\n"
+"indices : numpy.ndarray of int64\n"
+"distances : numpy.ndarray of float64\n"
+"    Sorted by distance (km), ties broken by the smaller index, NaN distances last.\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    A real argument is not a real number, ``k`` is not an integer, or ``lats``/``lons``\n"
+"    are not native float64 ndarrays.\n"
+"ValueError\n"
+"    Not 1-D, not C-contiguous, lengths differ, ``k < 0`` or ``k > n``.\n"
+"OverflowError\n"
+"    ``lat`` or ``lon`` is an int too large for a float.\n"
+"MemoryError\n"
+"    The C core could not allocate its scratch space.\n");
+
+static PyObject *capi_find_nearest_k(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
+                                     PyObject *kwnames) {
+    static const char *const names[] = {"lat", "lon", "lats", "lons", "k"};
+    const char *f = "find_nearest_k";
+    PyObject *argv[5];
+    if (parse_args(f, names, 5, 5, args, nargs, kwnames, argv) < 0) return NULL;
+    double lat, lon;
+    if (as_real(f, "lat", argv[0], &lat) < 0) return NULL;
+    if (as_real(f, "lon", argv[1], &lon) < 0) return NULL;
+    PyArrayObject *lats = check_array(f, "lats", argv[2], 0, SHAPE_VECTOR);
+    if (lats == NULL) return NULL;
+    PyArrayObject *lons = check_array(f, "lons", argv[3], 0, SHAPE_VECTOR);
+    if (lons == NULL) return NULL;
+    if (check_same_length(f, lats, lons, "lats and lons") < 0) return NULL;
+    npy_intp n = PyArray_DIM(lats, 0);
+    int64_t k;
+    /* contract.check_k: k has no maximum of its own, so any k > n (however large) is ValueError. */
+    if (as_index(f, "k", argv[4], (long long)n, PyExc_ValueError, " (the number of points)", &k) < 0)
+        return NULL;
+
+    PyObject *result = NULL;
+    PyArrayObject *idx = new_vector((npy_intp)k, NPY_INT64);
+    PyArrayObject *dist = idx != NULL ? new_vector((npy_intp)k, NPY_DOUBLE) : NULL;
+    if (dist == NULL) goto done;
+    const double *pla = (const double *)PyArray_DATA(lats);
+    const double *plo = (const double *)PyArray_DATA(lons);
+    int64_t *pidx = (int64_t *)PyArray_DATA(idx);
+    double *pdist = (double *)PyArray_DATA(dist);
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = ffl_find_nearest_k(lat, lon, pla, plo, (int64_t)n, k, pidx, pdist);
+    Py_END_ALLOW_THREADS
+    if (status != FFL_OK) {
+        raise_status(f, status);
+        goto done;
+    }
+    result = PyTuple_Pack(2, (PyObject *)idx, (PyObject *)dist); /* takes its own references */
+done:
+    Py_XDECREF(idx);
+    Py_XDECREF(dist);
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Accumulator: a real extension type holding the core's ffl_accumulator.                      */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    /* NULL until __init__ has run: Accumulator.__new__(Accumulator) gives such an object. */
+    ffl_accumulator *acc;
+} AccumulatorObject;
+
+/* The C state, or NULL with AttributeError set: the reference raises AttributeError (its slots
+ * are unset) when __init__ was never run, and so does this type instead of crashing. */
+static ffl_accumulator *acc_state(AccumulatorObject *self) {
+    if (self->acc == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "Accumulator: the object was not initialised (__init__ was not called)");
+    }
+    return self->acc;
+}
+
+static int Accumulator_init(AccumulatorObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"initial", NULL};
+    PyObject *initial_obj = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:Accumulator", kwlist, &initial_obj)) return -1;
+    double initial = 0.0;
+    if (initial_obj != NULL && as_real("Accumulator", "initial", initial_obj, &initial) < 0) return -1;
+    ffl_accumulator *fresh = ffl_acc_new(initial);
+    if (fresh == NULL) {
+        PyErr_SetString(PyExc_MemoryError, "Accumulator: the C core could not allocate an accumulator");
+        return -1;
+    }
+    /* Calling __init__ again restarts the accumulator, as it resets the reference's fields. */
+    ffl_accumulator *old = self->acc;
+    self->acc = fresh;
+    ffl_acc_free(old);
+    return 0;
+}
+
+static void Accumulator_dealloc(AccumulatorObject *self) {
+    ffl_acc_free(self->acc);
+    self->acc = NULL;
+    /* tp_free of the actual type, so subclasses (which may be GC types) are freed correctly. */
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyDoc_STRVAR(Accumulator_add_doc,
+"add($self, value, /)\n"
+"--\n"
+"\n"
+"Add ``value`` to the total and count it.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"value : float\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``value`` is not a real number (the accumulator is left unchanged).\n"
+"OverflowError\n"
+"    ``value`` is an int too large for a float.\n");
+
+static PyObject *Accumulator_add(AccumulatorObject *self, PyObject *arg) {
+    ffl_accumulator *acc = acc_state(self);
+    if (acc == NULL) return NULL;
+    double value;
+    if (as_real("Accumulator.add", "value", arg, &value) < 0) return NULL;
+    int status = ffl_acc_add(acc, value);
+    if (status != FFL_OK) return raise_status("Accumulator.add", status);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(Accumulator_mean_doc,
+"mean($self, /)\n"
+"--\n"
+"\n"
+"Return ``total / count``, or 0.0 when nothing was added.\n"
+"\n"
+"Returns\n"
+"-------\n"
+"float\n");
+
+static PyObject *Accumulator_mean(AccumulatorObject *self, PyObject *Py_UNUSED(ignored)) {
+    ffl_accumulator *acc = acc_state(self);
+    if (acc == NULL) return NULL;
+    return PyFloat_FromDouble(ffl_acc_mean(acc));
+}
+
+static PyObject *Accumulator_get_count(AccumulatorObject *self, void *Py_UNUSED(closure)) {
+    ffl_accumulator *acc = acc_state(self);
+    if (acc == NULL) return NULL;
+    return PyLong_FromLongLong(ffl_acc_count(acc));
+}
+
+static PyObject *Accumulator_get_total(AccumulatorObject *self, void *Py_UNUSED(closure)) {
+    ffl_accumulator *acc = acc_state(self);
+    if (acc == NULL) return NULL;
+    return PyFloat_FromDouble(ffl_acc_total(acc));
+}
+
+static PyObject *Accumulator_repr(AccumulatorObject *self) {
+    ffl_accumulator *acc = acc_state(self);
+    if (acc == NULL) return NULL;
+    /* Exactly repr(float): shortest round-trip digits, ".0" added to integral values. */
+    char *total = PyOS_double_to_string(ffl_acc_total(acc), 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
+    if (total == NULL) return NULL;
+    PyObject *result = PyUnicode_FromFormat("<Accumulator count=%lld total=%s>",
+                                            (long long)ffl_acc_count(acc), total);
+    PyMem_Free(total);
+    return result;
+}
+
+static PyMethodDef Accumulator_methods[] = {
+    {"add", (PyCFunction)Accumulator_add, METH_O, Accumulator_add_doc},
+    {"mean", (PyCFunction)Accumulator_mean, METH_NOARGS, Accumulator_mean_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+/* No setters: assigning or deleting count/total raises AttributeError, like a read-only property. */
+static PyGetSetDef Accumulator_getset[] = {
+    {"count", (getter)Accumulator_get_count, NULL, PyDoc_STR("Number of values added (read-only)."), NULL},
+    {"total", (getter)Accumulator_get_total, NULL, PyDoc_STR("Current total (read-only)."), NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyDoc_STRVAR(Accumulator_doc,
+"Accumulator(initial=0.0)\n"
+"--\n"
+"\n"
+"Running total and count of the values added to it, kept in the C core's ``ffl_accumulator``.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"initial : float, optional\n"
+"    Starting total (the count starts at 0).\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``initial`` is not a real number.\n"
+"OverflowError\n"
+"    ``initial`` is an int too large for a float.\n");
+
+/* A static type: this module uses single-phase initialisation (NumPy's C API is process-wide
+ * anyway), so one type object per process is all it needs. */
+static PyTypeObject AccumulatorType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ffilab.routes.capi._ext.Accumulator",
+    .tp_basicsize = sizeof(AccumulatorObject),
+    .tp_itemsize = 0,
+    .tp_dealloc = (destructor)Accumulator_dealloc,
+    .tp_repr = (reprfunc)Accumulator_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = Accumulator_doc,
+    .tp_methods = Accumulator_methods,
+    .tp_getset = Accumulator_getset,
+    .tp_init = (initproc)Accumulator_init,
+    /* tp_alloc zero-fills, so a fresh object has acc == NULL until __init__ runs. */
+    .tp_new = PyType_GenericNew,
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Module                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/* METH_FASTCALL | METH_KEYWORDS functions have a different C signature than PyCFunction; the
+ * cast through void(*)(void) is the documented way to store them in PyMethodDef without a
+ * -Wcast-function-type warning. */
+#define FASTCALL_KW(fn) ((PyCFunction)(void (*)(void))(fn))
+
+static PyMethodDef capi_methods[] = {
+    {"sum_of_squares", capi_sum_of_squares, METH_O, sum_of_squares_doc},
+    {"circle_area", capi_circle_area, METH_O, circle_area_doc},
+    {"scale_array", FASTCALL_KW(capi_scale_array), METH_FASTCALL | METH_KEYWORDS, scale_array_doc},
+    {"compute_distances", capi_compute_distances, METH_O, compute_distances_doc},
+    {"primes", capi_primes, METH_O, primes_doc},
+    {"fast_sum", capi_fast_sum, METH_O, fast_sum_doc},
+    {"fast_dot", FASTCALL_KW(capi_fast_dot), METH_FASTCALL | METH_KEYWORDS, fast_dot_doc},
+    {"fast_norm", capi_fast_norm, METH_O, fast_norm_doc},
+    {"scale_and_shift", FASTCALL_KW(capi_scale_and_shift), METH_FASTCALL | METH_KEYWORDS, scale_and_shift_doc},
+    {"haversine_distance", FASTCALL_KW(capi_haversine_distance), METH_FASTCALL | METH_KEYWORDS,
+     haversine_distance_doc},
+    {"haversine_many", FASTCALL_KW(capi_haversine_many), METH_FASTCALL | METH_KEYWORDS, haversine_many_doc},
+    {"find_nearest_k", FASTCALL_KW(capi_find_nearest_k), METH_FASTCALL | METH_KEYWORDS, find_nearest_k_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(module_doc,
+"Route capi: the kernels as a hand-written CPython C API module over the C core.\n"
+"\n"
+"Every argument is validated in C with the exception classes of ``ffilab.contract``; arrays\n"
+"are used in place through the NumPy C API (never converted or copied) and the GIL is released\n"
+"around every loop.\n");
+
+static struct PyModuleDef capi_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "ffilab.routes.capi._ext",
+    .m_doc = module_doc,
+    .m_size = -1, /* single-phase: module state lives in statics (the Accumulator type) */
+    .m_methods = capi_methods,
+};
+
+PyMODINIT_FUNC PyInit__ext(void) {
+    /* Fills NumPy's C API table; on failure it sets ImportError and returns NULL from here. */
+    import_array();
+    if (PyType_Ready(&AccumulatorType) < 0) return NULL;
+    PyObject *module = PyModule_Create(&capi_module);
+    if (module == NULL) return NULL;
+    if (PyModule_AddObjectRef(module, "Accumulator", (PyObject *)&AccumulatorType) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

@@ -1,0 +1,56 @@
+"""Route ``cffi_abi``: the C core (``libffilab_core``) loaded with cffi in ABI mode (``ffi.dlopen``).
+
+Nothing is compiled for this route: the declarations of ``ffilab.routes._cffi_cdef`` are parsed
+when the module is imported and every call goes through libffi, like ctypes, but with cffi's
+C-level argument conversion instead of ctypes' ``argtypes`` machinery.  ABI mode trusts the
+declarations (a mismatch with the header would be undefined behaviour, not an error), which is why
+the one CDEF string is shared with ``cffi_api``, where the C compiler checks it against the header.
+
+The kernels are the wrappers of ``ffilab.routes._cffi_kernels``, identical in both cffi routes:
+they enforce the contract before calling C, because cffi checks neither dtypes nor the contract's
+integer ranges.  cffi releases the GIL around every call into the library.
+"""
+
+from __future__ import annotations
+
+from cffi import FFI
+
+from ffilab.routes._cffi_cdef import CDEF
+from ffilab.routes._cffi_kernels import make_kernels
+from ffilab.routes._clib import core_library_path
+
+__all__ = [
+    "Accumulator",
+    "circle_area",
+    "compute_distances",
+    "fast_dot",
+    "fast_norm",
+    "fast_sum",
+    "find_nearest_k",
+    "haversine_distance",
+    "haversine_many",
+    "primes",
+    "scale_and_shift",
+    "scale_array",
+    "sum_of_squares",
+]
+
+ffi = FFI()
+ffi.cdef(CDEF)
+lib = ffi.dlopen(str(core_library_path()))
+
+_kernels = make_kernels(ffi, lib, __name__)
+
+sum_of_squares = _kernels.sum_of_squares
+circle_area = _kernels.circle_area
+scale_array = _kernels.scale_array
+compute_distances = _kernels.compute_distances
+primes = _kernels.primes
+fast_sum = _kernels.fast_sum
+fast_dot = _kernels.fast_dot
+fast_norm = _kernels.fast_norm
+scale_and_shift = _kernels.scale_and_shift
+Accumulator = _kernels.Accumulator
+haversine_distance = _kernels.haversine_distance
+haversine_many = _kernels.haversine_many
+find_nearest_k = _kernels.find_nearest_k

@@ -1,0 +1,714 @@
+# _ext.pyx: the kernels of route ``cython``, written in typed Cython (this route does not call the C core).
+# cython: language_level=3
+# cython: boundscheck=False, wraparound=False, initializedcheck=False
+# cython: cdivision=True
+"""Route ``cython``: the lesson's kernels as typed Cython, loops and all.
+
+Every public function is a ``def`` taking plain Python objects.  Nothing is left to Cython's
+automatic argument conversion, because it does not follow the argument contract
+(``ffilab.contract``):
+
+* a ``long long n`` parameter raises OverflowError for ``-2**70`` (the contract says ValueError)
+  and cannot tell the kernel and argument in its message;
+* a ``double[::1]`` parameter accepts ``None``, ``array.array('d')`` and any other buffer (the
+  contract says TypeError for whatever is not a ``numpy.ndarray``) and answers a non-contiguous
+  or a read-only array with a BufferError-flavoured ValueError of its own.
+
+So each kernel first checks its arguments with the helpers below (the same checks, in the same
+order, as the reference), then takes a typed memoryview of each array (``const`` where the
+kernel only reads, so read-only arrays are accepted) and runs a loop of C types only, with the
+GIL released.  The directives above are safe because of those checks: ``boundscheck`` and
+``wraparound`` are off because every index is in ``0 .. len - 1`` of a length already checked,
+``cdivision`` is on because no division has a zero or negative divisor (and it makes ``x / 2.0``
+plain C).  There is no ``-ffast-math``-like directive: the floating-point operations are the
+reference's, in its order (left-to-right sums, ``(pi * r) * r``, ``s * s`` rather than a power),
+compiled with the build's ``-ffp-contract=off``.
+
+``cython -a _ext.pyx`` writes an annotated HTML page of this file: every inner loop (the bodies
+of the ``with nogil`` blocks and the ``noexcept nogil`` helpers) shows no interaction with the
+Python C API.
+"""
+
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_AsDouble
+from cpython.number cimport PyNumber_Index
+from libc.math cimport M_PI, asin, cos, isnan, sin, sqrt
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport free, malloc, realloc
+
+import numpy as np
+
+# The 128-bit accumulator of sum_of_squares.  Cython has no 128-bit type; declaring the C name
+# through an extern ctypedef lets the loop use it as a plain C integer.  It is never converted to
+# a Python object directly (Cython would believe it is 64 bits wide): it is split into two
+# uint64_t halves first.
+cdef extern from *:
+    ctypedef unsigned long long u128 "unsigned __int128"
+
+# The contract's limits (ffilab.contract), kept as Python ints: every range check happens on the
+# Python int, before anything is converted to a C type, so 2**64 + 5 can never wrap to 5.
+cdef object _SUM_OF_SQUARES_MAX_N = 2**32
+cdef object _PRIMES_MAX_N = 2**31 - 1
+cdef double _EARTH_RADIUS_KM = 6371.0
+# Python's math.radians multiplies by pi / 180 rather than dividing by 180: do the same.
+cdef double _DEG_TO_RAD = M_PI / 180.0
+cdef object _FLOAT64 = np.dtype(np.float64)
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks: the contract, written once more at C speed.
+# ---------------------------------------------------------------------------------------------
+
+cdef object _as_index(str func, str name, object value, object minimum, object maximum):
+    """Return ``value`` as a Python int in ``minimum .. maximum`` (``maximum`` None: unbounded)."""
+    try:
+        n = PyNumber_Index(value)
+    except TypeError:
+        raise TypeError(f"{func}: {name} must be an integer, got {type(value).__name__}") from None
+    if n < minimum:
+        raise ValueError(f"{func}: {name} must be >= {minimum}, got {n}")
+    if maximum is not None and n > maximum:
+        raise OverflowError(f"{func}: {name} must be <= {maximum}, got {n}")
+    return n
+
+
+cdef double _as_real(str func, str name, object value) except? -1.0:
+    """Return ``value`` as a C double by ``PyFloat_AsDouble``'s rules, with a named error."""
+    # The common case costs one pointer comparison.
+    if type(value) is float:
+        return PyFloat_AS_DOUBLE(value)
+    try:
+        # float subclasses, __float__, then __index__ (an int beyond the float range raises
+        # OverflowError); str, bytes, None and complex raise TypeError.
+        return PyFloat_AsDouble(value)
+    except TypeError:
+        raise TypeError(f"{func}: {name} must be a real number, got {type(value).__name__}") from None
+    except OverflowError:
+        raise OverflowError(f"{func}: {name} is too large to convert to float") from None
+
+
+cdef str _describe(object arr):
+    if isinstance(arr, np.ndarray):
+        return f"{arr.dtype} array of shape {arr.shape}"
+    return type(arr).__name__
+
+
+cdef int _check_float64(str func, str name, object arr, bint writable) except -1:
+    # Checked before any memoryview is taken: a typed memoryview would accept any buffer and
+    # give other exception classes than the contract's.
+    what = "a writable C-contiguous float64 array" if writable else "a C-contiguous float64 array"
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{func}: {name} must be {what}, got {_describe(arr)}")
+    if arr.dtype != _FLOAT64:
+        raise TypeError(f"{func}: {name} must be {what}, got {_describe(arr)}")
+    if not arr.flags.c_contiguous:
+        raise ValueError(f"{func}: {name} must be {what}, got a non-contiguous array")
+    if writable and not arr.flags.writeable:
+        raise ValueError(f"{func}: {name} must be {what}, got a read-only array")
+    return 0
+
+
+cdef int _check_array(str func, str name, object arr, bint writable=False) except -1:
+    """Raise unless ``arr`` is a 1-D C-contiguous native float64 ndarray (writable if asked)."""
+    _check_float64(func, name, arr, writable)
+    if arr.ndim != 1:
+        raise ValueError(f"{func}: {name} must be 1-D, got {_describe(arr)}")
+    return 0
+
+
+cdef int _check_same_length(str func, object a, object b, str names) except -1:
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"{func}: {names} must have the same length, got {a.shape[0]} and {b.shape[0]}"
+        )
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels.
+# ---------------------------------------------------------------------------------------------
+
+def sum_of_squares(object n):
+    """Return the exact sum of ``i * i`` for ``0 <= i < n``.
+
+    The loop runs in C with the GIL released: each ``i * i`` in uint64 (exact, as ``i < 2**32``)
+    added to an ``unsigned __int128`` total (the sum is below ``2**95``).
+
+    Parameters
+    ----------
+    n : int
+        Number of terms, ``0 <= n <= 2**32``; anything with ``__index__``.
+
+    Returns
+    -------
+    int
+        The exact sum.
+
+    Raises
+    ------
+    TypeError
+        ``n`` is not an integer.
+    ValueError
+        ``n < 0``.
+    OverflowError
+        ``n > 2**32``.
+    """
+    cdef uint64_t count = _as_index("sum_of_squares", "n", n, 0, _SUM_OF_SQUARES_MAX_N)
+    cdef uint64_t i
+    cdef u128 total = 0
+    with nogil:
+        for i in range(count):
+            total += <u128>(i * i)
+    cdef uint64_t hi = <uint64_t>(total >> 64)
+    cdef uint64_t lo = <uint64_t>total
+    return (<object>hi << 64) | <object>lo
+
+
+def circle_area(object radius):
+    """Return the area ``pi * radius * radius`` of a circle, evaluated left to right.
+
+    Parameters
+    ----------
+    radius : float
+        Anything ``PyFloat_AsDouble`` accepts.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        ``radius`` is not a real number.
+    OverflowError
+        ``radius`` is an int too large for a float.
+    """
+    cdef double r = _as_real("circle_area", "radius", radius)
+    return M_PI * r * r
+
+
+def scale_array(object arr, object factor):
+    """Multiply every element of ``arr`` by ``factor``, in place.
+
+    Parameters
+    ----------
+    arr : numpy.ndarray
+        Writable, 1-D, C-contiguous, native float64; modified in place (never copied).
+    factor : float
+        Anything ``PyFloat_AsDouble`` accepts.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    TypeError
+        ``arr`` is not a float64 ndarray, or ``factor`` is not a real number.
+    ValueError
+        ``arr`` is not 1-D, not C-contiguous, or read-only.
+    OverflowError
+        ``factor`` is an int too large for a float.
+    """
+    _check_array("scale_array", "arr", arr, True)
+    cdef double f = _as_real("scale_array", "factor", factor)
+    # A writable memoryview of the caller's own buffer: the writes land in ``arr`` itself.
+    cdef double[::1] v = arr
+    cdef Py_ssize_t i, n = v.shape[0]
+    with nogil:
+        for i in range(n):
+            v[i] = v[i] * f
+
+
+def compute_distances(object points):
+    """Return the distance from the origin of each row ``(x, y)`` of ``points``.
+
+    Parameters
+    ----------
+    points : numpy.ndarray
+        Shape ``(n, 2)``, C-contiguous, native float64 (read-only is fine).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float64 array of ``n`` distances ``sqrt(x * x + y * y)``.
+
+    Raises
+    ------
+    TypeError
+        ``points`` is not a float64 ndarray.
+    ValueError
+        ``points`` is not C-contiguous or not of shape ``(n, 2)``.
+    """
+    f = "compute_distances"
+    _check_float64(f, "points", points, False)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"{f}: points must have shape (n, 2), got {_describe(points)}")
+    cdef const double[:, ::1] p = points
+    cdef Py_ssize_t i, n = p.shape[0]
+    # The lesson's C version mallocs the result and hands it over; Cython has no need for a
+    # C-owned buffer: NumPy allocates the array and the loop fills it through a memoryview.
+    out = np.empty(n, dtype=np.float64)
+    cdef double[::1] o = out
+    cdef double x, y
+    with nogil:
+        for i in range(n):
+            x = p[i, 0]
+            y = p[i, 1]
+            o[i] = sqrt(x * x + y * y)
+    return out
+
+
+def primes(object n):
+    """Return the primes below ``n`` by the lesson's trial division.
+
+    Each candidate is divided by every ``d`` in ``2 .. candidate - 1`` until the first divisor,
+    in int64 with the GIL released; the primes are collected in a growing C buffer and turned
+    into a list once the loop is done.
+
+    Parameters
+    ----------
+    n : int
+        Upper bound (exclusive), ``0 <= n <= 2**31 - 1``; anything with ``__index__``.
+
+    Returns
+    -------
+    list of int
+
+    Raises
+    ------
+    TypeError
+        ``n`` is not an integer.
+    ValueError
+        ``n < 0``.
+    OverflowError
+        ``n > 2**31 - 1``.
+    MemoryError
+        The buffer of primes could not grow.
+    """
+    cdef int64_t limit = _as_index("primes", "n", n, 0, _PRIMES_MAX_N)
+    cdef int64_t candidate, divisor, i
+    cdef int64_t length = 0, capacity = 64
+    cdef bint is_prime, out_of_memory = False
+    cdef int64_t *grown
+    cdef int64_t *buf = <int64_t *>malloc(<size_t>capacity * sizeof(int64_t))
+    if buf == NULL:
+        raise MemoryError("primes: could not allocate the buffer of primes")
+    try:
+        with nogil:
+            for candidate in range(2, limit):
+                is_prime = True
+                for divisor in range(2, candidate):
+                    if candidate % divisor == 0:
+                        is_prime = False
+                        break
+                if is_prime:
+                    if length == capacity:
+                        grown = <int64_t *>realloc(buf, <size_t>(2 * capacity) * sizeof(int64_t))
+                        if grown == NULL:
+                            # buf is still valid and freed below; the exception needs the GIL.
+                            out_of_memory = True
+                            break
+                        buf = grown
+                        capacity *= 2
+                    buf[length] = candidate
+                    length += 1
+        if out_of_memory:
+            raise MemoryError("primes: could not grow the buffer of primes")
+        return [buf[i] for i in range(length)]
+    finally:
+        free(buf)
+
+
+def fast_sum(object a):
+    """Return the sum of ``a``, accumulated left to right.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        1-D, C-contiguous, native float64 (read-only is fine).
+
+    Returns
+    -------
+    float
+        0.0 for an empty array.
+
+    Raises
+    ------
+    TypeError
+        ``a`` is not a float64 ndarray.
+    ValueError
+        ``a`` is not 1-D or not C-contiguous.
+    """
+    _check_array("fast_sum", "a", a)
+    cdef const double[::1] v = a
+    cdef Py_ssize_t i, n = v.shape[0]
+    cdef double total = 0.0
+    with nogil:
+        for i in range(n):
+            total += v[i]
+    return total
+
+
+def fast_dot(object a, object b):
+    """Return the dot product of ``a`` and ``b``, accumulated left to right.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray
+        1-D, C-contiguous, native float64, equally long (read-only is fine).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        ``a`` or ``b`` is not a float64 ndarray.
+    ValueError
+        Not 1-D, not C-contiguous, or of different lengths.
+    """
+    _check_array("fast_dot", "a", a)
+    _check_array("fast_dot", "b", b)
+    _check_same_length("fast_dot", a, b, "a and b")
+    cdef const double[::1] va = a
+    cdef const double[::1] vb = b
+    cdef Py_ssize_t i, n = va.shape[0]
+    cdef double total = 0.0
+    with nogil:
+        for i in range(n):
+            total += va[i] * vb[i]
+    return total
+
+
+def fast_norm(object a):
+    """Return the L2 norm ``sqrt(sum(x * x))`` of ``a``.
+
+    No rescaling: like the C loop it overflows to inf when the sum of squares does.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        1-D, C-contiguous, native float64 (read-only is fine).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        ``a`` is not a float64 ndarray.
+    ValueError
+        ``a`` is not 1-D or not C-contiguous.
+    """
+    _check_array("fast_norm", "a", a)
+    cdef const double[::1] v = a
+    cdef Py_ssize_t i, n = v.shape[0]
+    cdef double sum_sq = 0.0
+    with nogil:
+        for i in range(n):
+            sum_sq += v[i] * v[i]
+    return sqrt(sum_sq)
+
+
+def scale_and_shift(object a, object scale, object shift=0.0):
+    """Return a new array ``a * scale + shift``.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        1-D, C-contiguous, native float64 (read-only is fine; it is not modified).
+    scale, shift : float
+        Anything ``PyFloat_AsDouble`` accepts; ``shift`` defaults to 0.0.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float64 array.
+
+    Raises
+    ------
+    TypeError
+        ``a`` is not a float64 ndarray, or ``scale``/``shift`` is not a real number.
+    ValueError
+        ``a`` is not 1-D or not C-contiguous.
+    OverflowError
+        ``scale`` or ``shift`` is an int too large for a float.
+    """
+    _check_array("scale_and_shift", "a", a)
+    cdef double s = _as_real("scale_and_shift", "scale", scale)
+    cdef double t = _as_real("scale_and_shift", "shift", shift)
+    cdef const double[::1] v = a
+    cdef Py_ssize_t i, n = v.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    cdef double[::1] o = out
+    with nogil:
+        for i in range(n):
+            o[i] = v[i] * s + t
+    return out
+
+
+cdef class Accumulator:
+    """Running total and count of the values added to it, kept in C fields of the object.
+
+    Parameters
+    ----------
+    initial : float
+        Starting total (the count starts at 0); anything ``PyFloat_AsDouble`` accepts.
+
+    Raises
+    ------
+    TypeError
+        ``initial`` is not a real number.
+    OverflowError
+        ``initial`` is an int too large for a float.
+    """
+
+    # The state lives in the object's own struct (no separate allocation), so there is nothing
+    # to free when the object dies; Cython's tp_dealloc releases the object itself.
+    cdef double _total
+    cdef int64_t _count
+
+    def __init__(self, object initial=0.0):
+        self._total = _as_real("Accumulator", "initial", initial)
+        self._count = 0
+
+    def add(self, object value):
+        """Add ``value`` to the total and count it.
+
+        Parameters
+        ----------
+        value : float
+            Anything ``PyFloat_AsDouble`` accepts.
+
+        Raises
+        ------
+        TypeError
+            ``value`` is not a real number.
+        OverflowError
+            ``value`` is an int too large for a float.
+        """
+        self._total += _as_real("Accumulator.add", "value", value)
+        self._count += 1
+
+    def mean(self):
+        """Return ``total / count``, or 0.0 when nothing was added.
+
+        Returns
+        -------
+        float
+        """
+        if self._count > 0:
+            return self._total / <double>self._count
+        return 0.0
+
+    @property
+    def count(self):
+        """Number of values added (read-only)."""
+        return self._count
+
+    @property
+    def total(self):
+        """Current total (read-only)."""
+        return self._total
+
+    def __repr__(self):
+        return f"<Accumulator count={self._count} total={self._total!r}>"
+
+
+cdef inline double _haversine(double lat1, double lon1, double lat2, double lon2) noexcept nogil:
+    # The C core's formula and order of operations (csrc/ffilab_core.c): s * s rather than the
+    # lesson's ** 2, because pow(s, 2.0) and s * s may differ in the last bit.
+    cdef double dlat = (lat2 - lat1) * _DEG_TO_RAD
+    cdef double dlon = (lon2 - lon1) * _DEG_TO_RAD
+    cdef double s_lat = sin(dlat / 2.0)
+    cdef double s_lon = sin(dlon / 2.0)
+    cdef double a = s_lat * s_lat + cos(lat1 * _DEG_TO_RAD) * cos(lat2 * _DEG_TO_RAD) * s_lon * s_lon
+    return _EARTH_RADIUS_KM * (2.0 * asin(sqrt(a)))
+
+
+def haversine_distance(object lat1, object lon1, object lat2, object lon2):
+    """Return the great-circle distance in km between two points given in degrees.
+
+    Parameters
+    ----------
+    lat1, lon1, lat2, lon2 : float
+        Latitudes and longitudes in degrees; anything ``PyFloat_AsDouble`` accepts.
+
+    Returns
+    -------
+    float
+        The haversine distance on a sphere of radius 6371 km.
+
+    Raises
+    ------
+    TypeError
+        An argument is not a real number.
+    OverflowError
+        An argument is an int too large for a float.
+    """
+    f = "haversine_distance"
+    cdef double a1 = _as_real(f, "lat1", lat1)
+    cdef double o1 = _as_real(f, "lon1", lon1)
+    cdef double a2 = _as_real(f, "lat2", lat2)
+    cdef double o2 = _as_real(f, "lon2", lon2)
+    return _haversine(a1, o1, a2, o2)
+
+
+def haversine_many(object lat, object lon, object lats, object lons):
+    """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``.
+
+    Parameters
+    ----------
+    lat, lon : float
+        The origin, in degrees.
+    lats, lons : numpy.ndarray
+        1-D, C-contiguous, native float64, equally long (read-only is fine).
+
+    Returns
+    -------
+    numpy.ndarray
+        A new float64 array of distances.
+
+    Raises
+    ------
+    TypeError
+        ``lat``/``lon`` is not a real number, or ``lats``/``lons`` is not a float64 ndarray.
+    ValueError
+        ``lats``/``lons`` not 1-D, not C-contiguous, or of different lengths.
+    OverflowError
+        ``lat`` or ``lon`` is an int too large for a float.
+    """
+    f = "haversine_many"
+    cdef double lat0 = _as_real(f, "lat", lat)
+    cdef double lon0 = _as_real(f, "lon", lon)
+    _check_array(f, "lats", lats)
+    _check_array(f, "lons", lons)
+    _check_same_length(f, lats, lons, "lats and lons")
+    cdef const double[::1] la = lats
+    cdef const double[::1] lo = lons
+    cdef Py_ssize_t i, n = la.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    cdef double[::1] o = out
+    with nogil:
+        for i in range(n):
+            o[i] = _haversine(lat0, lon0, la[i], lo[i])
+    return out
+
+
+cdef inline bint _nearer(const double *d, int64_t i, int64_t j) noexcept nogil:
+    # find_nearest_k's order: by distance, NaN after every number, then by index.  A strict
+    # total order, so the k nearest and their order are unique (equal to the reference's sort).
+    cdef bint nan_i = isnan(d[i])
+    cdef bint nan_j = isnan(d[j])
+    if nan_i != nan_j:
+        return nan_j
+    if not nan_i and d[i] != d[j]:
+        return d[i] < d[j]
+    return i < j
+
+
+cdef void _sift_down(int64_t *heap, int64_t length, int64_t pos, const double *d) noexcept nogil:
+    # Max-heap by _nearer: the farthest of the points kept so far sits on top.
+    cdef int64_t child, tmp
+    while True:
+        child = 2 * pos + 1
+        if child >= length:
+            return
+        if child + 1 < length and _nearer(d, heap[child], heap[child + 1]):
+            child += 1
+        if not _nearer(d, heap[pos], heap[child]):
+            return
+        tmp = heap[pos]
+        heap[pos] = heap[child]
+        heap[child] = tmp
+        pos = child
+
+
+def find_nearest_k(object lat, object lon, object lats, object lons, object k):
+    """Return the ``k`` points nearest to ``(lat, lon)``, nearest first.
+
+    All distances are computed once, then a bounded max-heap keeps the ``k`` nearest
+    (O(n log k)) and is sorted in place, all with the GIL released.
+
+    Parameters
+    ----------
+    lat, lon : float
+        The origin, in degrees.
+    lats, lons : numpy.ndarray
+        1-D, C-contiguous, native float64, equally long (read-only is fine).
+    k : int
+        How many points to return, ``0 <= k <= len(lats)``.
+
+    Returns
+    -------
+    indices : numpy.ndarray of int64
+    distances : numpy.ndarray of float64
+        Sorted by distance (km), ties broken by the smaller index, NaN distances last.
+
+    Raises
+    ------
+    TypeError
+        A non-real ``lat``/``lon``, a non-float64-ndarray ``lats``/``lons``, or a non-integer ``k``.
+    ValueError
+        Arrays not 1-D, not C-contiguous or of different lengths; ``k < 0`` or ``k > len(lats)``.
+    OverflowError
+        ``lat`` or ``lon`` is an int too large for a float.
+    MemoryError
+        The distance buffer could not be allocated.
+    """
+    f = "find_nearest_k"
+    cdef double lat0 = _as_real(f, "lat", lat)
+    cdef double lon0 = _as_real(f, "lon", lon)
+    _check_array(f, "lats", lats)
+    _check_array(f, "lons", lons)
+    _check_same_length(f, lats, lons, "lats and lons")
+    npoints = lats.shape[0]
+    kk_obj = _as_index(f, "k", k, 0, None)
+    if kk_obj > npoints:
+        raise ValueError(f"{f}: k must be <= the number of points ({npoints}), got {kk_obj}")
+    cdef int64_t kk = kk_obj
+    cdef const double[::1] la = lats
+    cdef const double[::1] lo = lons
+    cdef int64_t n = la.shape[0]
+    idx = np.empty(kk, dtype=np.int64)
+    dist = np.empty(kk, dtype=np.float64)
+    if kk == 0:
+        return idx, dist
+    cdef int64_t[::1] idx_v = idx
+    cdef double[::1] dist_v = dist
+    cdef int64_t *heap = &idx_v[0]
+    cdef int64_t i, pos, length, tmp
+    # n >= k > 0 here, and n doubles already exist in lats, so the size cannot overflow.
+    cdef double *d = <double *>malloc(<size_t>n * sizeof(double))
+    if d == NULL:
+        raise MemoryError("find_nearest_k: could not allocate the distance buffer")
+    try:
+        with nogil:
+            for i in range(n):
+                d[i] = _haversine(lat0, lon0, la[i], lo[i])
+            # The k nearest are kept in a max-heap held in the index array itself.
+            for i in range(kk):
+                heap[i] = i
+            pos = kk // 2 - 1
+            while pos >= 0:
+                _sift_down(heap, kk, pos, d)
+                pos -= 1
+            for i in range(kk, n):
+                if _nearer(d, i, heap[0]):
+                    heap[0] = i
+                    _sift_down(heap, kk, 0, d)
+            # Heap sort in place: repeatedly move the farthest kept point to the end.
+            length = kk - 1
+            while length > 0:
+                tmp = heap[0]
+                heap[0] = heap[length]
+                heap[length] = tmp
+                _sift_down(heap, length, 0, d)
+                length -= 1
+            for i in range(kk):
+                dist_v[i] = d[heap[i]]
+    finally:
+        free(d)
+    return idx, dist

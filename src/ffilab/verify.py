@@ -1,0 +1,573 @@
+"""Prove every route equal to the reference: the cases, the error bounds and the comparison.
+
+One table of cases (:data:`CASES`) serves ``ffilab verify`` and the test suite.  A case is a
+kernel, a way to build its arguments, and either "compare with the reference" or the exception
+class the contract prescribes.  Every case runs against the reference too, so the reference is
+held to the contract it defines.
+
+Float results are compared with error bounds derived from the operations performed, never with
+a free tolerance:
+
+* sums (``fast_sum``): both results are recursive or pairwise sums whose error is at most
+  ``n·eps·Σ|x|`` each, so they may differ by ``4·n·eps·Σ|x|``; ``fast_dot`` the same with
+  ``Σ|a·b|``; ``fast_norm`` follows through the square root: ``(4n + 2)·eps·‖a‖``;
+* a fixed short expression (``sqrt(x*x + y*y)``, ``x*s + t``): a few ulps of the magnitudes
+  involved;
+* haversine: every route evaluates the same formula, but ``sin``/``cos`` may come from different
+  libraries (NumPy ships its own).  The haversine term ``a ∈ [0, 1]`` is then off by at most
+  ``δ = 32·eps`` (about ten operations of at most a few ulps, all on values of magnitude <= 1),
+  and the distance by at most ``2R·(asin√(a+δ) − asin√(a−δ))`` — a bound that grows correctly
+  near antipodal points, where ``asin`` is ill-conditioned;
+* exact where every route performs the very same single rounding (``circle_area``,
+  ``scale_array``) or integer arithmetic (``sum_of_squares``, ``primes``, counts).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ffilab import contract
+
+__all__ = ["CASES", "Case", "Outcome", "check_case", "compare_results", "run_case"]
+
+EPS = float(np.finfo(np.float64).eps)
+_R = contract.EARTH_RADIUS_KM
+
+Args = tuple[tuple[Any, ...], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One verification case.
+
+    Parameters
+    ----------
+    kernel : str
+        Kernel name (``Accumulator`` for the class).
+    label : str
+        Short description, unique per kernel.
+    make : callable
+        Returns fresh ``(args, kwargs)`` on each call (in-place kernels modify their arguments).
+    raises : type[Exception] or None
+        The exception class the contract prescribes, or None to compare with the reference.
+    oracle : callable or None
+        For inputs too large for the pure-Python reference: computes the expected result from
+        the arguments (e.g. the closed form of ``sum_of_squares``) instead of calling it.
+    scenario : callable or None
+        For ``Accumulator``: drives an instance and returns what to compare.
+    """
+
+    kernel: str
+    label: str
+    make: Callable[[], Args] = field(default=lambda: ((), {}))
+    raises: type[Exception] | None = None
+    oracle: Callable[..., Any] | None = None
+    scenario: Callable[[Any], Any] | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.kernel}[{self.label}]"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one case on one route: ``ok`` or the reason it is not."""
+
+    case: str
+    ok: bool
+    detail: str = ""
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+
+
+def _rng(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _vec(n: int, seed: int = 0, scale: float = 10.0) -> np.ndarray:
+    return _rng(seed).normal(0.0, scale, n)
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def _lats(n: int, seed: int) -> np.ndarray:
+    return _rng(seed).uniform(-90.0, 90.0, n)
+
+
+def _lons(n: int, seed: int) -> np.ndarray:
+    return _rng(seed + 1).uniform(-180.0, 180.0, n)
+
+
+def _bad_arrays(n: int = 6) -> list[tuple[str, Callable[[], Any], type[Exception]]]:
+    """Arrays the contract rejects where a 1-D float64 array is expected, with the class."""
+    base = lambda: _vec(2 * n, 7)  # noqa: E731 - a fresh array per call
+    return [
+        ("float32", lambda: _vec(n).astype(np.float32), TypeError),
+        ("int64", lambda: np.arange(n, dtype=np.int64), TypeError),
+        ("complex", lambda: _vec(n).astype(np.complex128), TypeError),
+        ("object", lambda: _vec(n).astype(object), TypeError),
+        ("bool", lambda: np.ones(n, dtype=bool), TypeError),
+        ("big-endian", lambda: _vec(n).astype(">f8"), TypeError),
+        ("list", lambda: [1.0, 2.0, 3.0], TypeError),
+        ("None", lambda: None, TypeError),
+        ("float", lambda: 1.5, TypeError),
+        ("memoryview", lambda: memoryview(_vec(n)), TypeError),
+        ("stride-2", lambda: base()[::2], ValueError),
+        ("negative-stride", lambda: base()[::-1], ValueError),
+        ("0-D", lambda: np.array(1.5), ValueError),
+        ("2-D", lambda: _vec(n).reshape(2, -1), ValueError),
+        ("fortran-2-D", lambda: np.asfortranarray(_vec(n).reshape(2, -1)), ValueError),
+    ]
+
+
+_INT_BAD: list[tuple[str, Any, type[Exception]]] = [
+    ("-1", -1, ValueError),
+    ("-2**70", -(2**70), ValueError),
+    ("2.5", 2.5, TypeError),
+    ("float-3.0", 3.0, TypeError),
+    ("np.float64", np.float64(3.0), TypeError),
+    ("str", "3", TypeError),
+    ("None", None, TypeError),
+    ("list", [3], TypeError),
+    ("2**63", 2**63, OverflowError),
+    ("2**64", 2**64, OverflowError),
+    ("2**64+5", 2**64 + 5, OverflowError),
+]
+
+_REAL_BAD: list[tuple[str, Any, type[Exception]]] = [
+    ("None", None, TypeError),
+    ("str", "2.5", TypeError),
+    ("bytes", b"2.5", TypeError),
+    ("complex", 1 + 2j, TypeError),
+    ("list", [1.0], TypeError),
+    ("2**1100", 2**1100, OverflowError),
+]
+
+_REAL_GOOD: list[tuple[str, Any]] = [
+    ("0", 0.0),
+    ("1", 1.0),
+    ("-2.5", -2.5),
+    ("int-5", 5),
+    ("bool", True),
+    ("np.float32", np.float32(1.5)),
+    ("np.int64", np.int64(7)),
+    ("1e-300", 1e-300),
+    ("1e200", 1e200),
+    ("nan", math.nan),
+    ("inf", math.inf),
+    ("-inf", -math.inf),
+]
+
+
+def _sos_closed_form(n: int) -> int:
+    return n * (n - 1) * (2 * n - 1) // 6
+
+
+def _cases() -> list[Case]:
+    cases: list[Case] = []
+    add = cases.append
+
+    # sum_of_squares -----------------------------------------------------------------------
+    for n in (0, 1, 2, 3, 10, 1000, 100_000):
+        add(Case("sum_of_squares", f"n={n}", lambda n=n: ((n,), {})))
+    add(Case("sum_of_squares", "np.int64", lambda: ((np.int64(1234),), {})))
+    add(Case("sum_of_squares", "bool", lambda: ((True,), {})))
+    # Past int64 (n ≈ 3.04e6) and the lesson's n = 10**8 (its printed value is wrong): the
+    # closed form is the oracle, the routes still run their loop.
+    for n in (3_037_000, 10_000_000):
+        add(Case("sum_of_squares", f"n={n}", lambda n=n: ((n,), {}), oracle=_sos_closed_form))
+    for label, value, exc in _INT_BAD:
+        add(Case("sum_of_squares", f"bad-{label}", lambda v=value: ((v,), {}), raises=exc))
+    add(Case("sum_of_squares", "bad-2**32+1", lambda: ((2**32 + 1,), {}), raises=OverflowError))
+
+    # circle_area ------------------------------------------------------------------------------
+    for label, value in _REAL_GOOD:
+        add(Case("circle_area", label, lambda v=value: ((v,), {})))
+    for label, value, exc in _REAL_BAD:
+        add(Case("circle_area", f"bad-{label}", lambda v=value: ((v,), {}), raises=exc))
+
+    # scale_array ----------------------------------------------------------------------------
+    for n in (0, 1, 7, 1000):
+        add(Case("scale_array", f"n={n}", lambda n=n: ((_vec(n, n), 2.5), {})))
+    add(Case("scale_array", "nan-inf", lambda: ((np.array([np.nan, np.inf, -np.inf, 1.0]), -3.0), {})))
+    add(Case("scale_array", "factor-int", lambda: ((_vec(5), 3), {})))
+    add(Case("scale_array", "factor-nan", lambda: ((_vec(5), math.nan), {})))
+    for label, mk, exc in _bad_arrays():
+        add(Case("scale_array", f"bad-arr-{label}", lambda mk=mk: ((mk(), 2.0), {}), raises=exc))
+    add(Case("scale_array", "bad-readonly", lambda: ((_readonly(_vec(5)), 2.0), {}), raises=ValueError))
+    for label, value, exc in _REAL_BAD:
+        add(Case("scale_array", f"bad-factor-{label}", lambda v=value: ((_vec(4), v), {}), raises=exc))
+
+    # compute_distances ----------------------------------------------------------------------
+    for n in (0, 1, 5, 1000):
+        add(Case("compute_distances", f"n={n}", lambda n=n: ((_vec(2 * n, n).reshape(n, 2),), {})))
+    add(Case("compute_distances", "readonly", lambda: ((_readonly(_vec(8).reshape(4, 2)),), {})))
+    add(Case("compute_distances", "overflow-nan", lambda: ((np.array([[1e200, 1.0], [np.nan, 0.0], [np.inf, 1.0]]),), {})))
+    add(Case("compute_distances", "bad-1-D", lambda: ((_vec(6),), {}), raises=ValueError))
+    add(Case("compute_distances", "bad-(n,3)", lambda: ((_vec(9).reshape(3, 3),), {}), raises=ValueError))
+    add(Case("compute_distances", "bad-3-D", lambda: ((_vec(8).reshape(2, 2, 2),), {}), raises=ValueError))
+    add(Case("compute_distances", "bad-fortran", lambda: ((np.asfortranarray(_vec(8).reshape(4, 2)),), {}), raises=ValueError))
+    add(Case("compute_distances", "bad-strided-rows", lambda: ((_vec(16).reshape(8, 2)[::2],), {}), raises=ValueError))
+    add(Case("compute_distances", "bad-float32", lambda: ((_vec(8).reshape(4, 2).astype(np.float32),), {}), raises=TypeError))
+    add(Case("compute_distances", "bad-list", lambda: (([[3.0, 4.0]],), {}), raises=TypeError))
+    add(Case("compute_distances", "bad-None", lambda: ((None,), {}), raises=TypeError))
+
+    # primes -----------------------------------------------------------------------------------
+    for n in (0, 1, 2, 3, 4, 30, 1000, 2000):
+        add(Case("primes", f"n={n}", lambda n=n: ((n,), {})))
+    for label, value, exc in _INT_BAD:
+        add(Case("primes", f"bad-{label}", lambda v=value: ((v,), {}), raises=exc))
+    add(Case("primes", "bad-2**31", lambda: ((2**31,), {}), raises=OverflowError))
+
+    # fast_sum / fast_norm -------------------------------------------------------------------
+    for kernel in ("fast_sum", "fast_norm"):
+        for n in (0, 1, 2, 17, 10_000):
+            add(Case(kernel, f"n={n}", lambda n=n: ((_vec(n, n),), {})))
+        add(Case(kernel, "readonly", lambda: ((_readonly(_vec(9)),), {})))
+        add(Case(kernel, "nan", lambda: ((np.array([1.0, np.nan, 2.0]),), {})))
+        add(Case(kernel, "inf", lambda: ((np.array([1.0, np.inf, 2.0]),), {})))
+        add(Case(kernel, "inf-minus-inf", lambda: ((np.array([np.inf, -np.inf]),), {})))
+        add(Case(kernel, "huge", lambda: ((np.array([1e200, 1e200, -1e200]),), {})))
+        add(Case(kernel, "cancellation", lambda: ((np.array([1e16, 1.0, -1e16, 1.0]),), {})))
+        for label, mk, exc in _bad_arrays():
+            add(Case(kernel, f"bad-{label}", lambda mk=mk: ((mk(),), {}), raises=exc))
+
+    # fast_dot ----------------------------------------------------------------------------------
+    for n in (0, 1, 3, 10_000):
+        add(Case("fast_dot", f"n={n}", lambda n=n: ((_vec(n, n), _vec(n, n + 100)), {})))
+    add(Case("fast_dot", "readonly", lambda: ((_readonly(_vec(5)), _readonly(_vec(5, 1))), {})))
+    add(Case("fast_dot", "nan", lambda: ((np.array([1.0, np.nan]), np.array([1.0, 2.0])), {})))
+    add(Case("fast_dot", "bad-length", lambda: ((_vec(5), _vec(6)), {}), raises=ValueError))
+    add(Case("fast_dot", "bad-length-empty", lambda: ((_vec(0), _vec(1)), {}), raises=ValueError))
+    for label, mk, exc in _bad_arrays():
+        add(Case("fast_dot", f"bad-a-{label}", lambda mk=mk: ((mk(), _vec(6)), {}), raises=exc))
+        add(Case("fast_dot", f"bad-b-{label}", lambda mk=mk: ((_vec(6), mk()), {}), raises=exc))
+
+    # scale_and_shift ---------------------------------------------------------------------------
+    for n in (0, 1, 9, 1000):
+        add(Case("scale_and_shift", f"n={n}", lambda n=n: ((_vec(n, n), 1.5, -0.25), {})))
+    add(Case("scale_and_shift", "default-shift", lambda: ((_vec(8), 3.0), {})))
+    add(Case("scale_and_shift", "shift-keyword", lambda: ((_vec(8), 3.0), {"shift": 2.0})))
+    add(Case("scale_and_shift", "readonly", lambda: ((_readonly(_vec(8)), 2.0, 1.0), {})))
+    add(Case("scale_and_shift", "nan-inf", lambda: ((np.array([np.nan, np.inf, 1.0]), 0.0, 1.0), {})))
+    for label, mk, exc in _bad_arrays():
+        add(Case("scale_and_shift", f"bad-a-{label}", lambda mk=mk: ((mk(), 2.0, 1.0), {}), raises=exc))
+    for label, value, exc in _REAL_BAD:
+        add(Case("scale_and_shift", f"bad-scale-{label}", lambda v=value: ((_vec(3), v, 1.0), {}), raises=exc))
+        add(Case("scale_and_shift", f"bad-shift-{label}", lambda v=value: ((_vec(3), 1.0, v), {}), raises=exc))
+
+    # Accumulator ------------------------------------------------------------------------------
+    def scenario(initial: Any, values: Sequence[Any]) -> Callable[[Any], Any]:
+        def run(cls: Any) -> Any:
+            acc = cls() if initial is None else cls(initial)
+            seen = [(acc.count, acc.total, acc.mean(), repr(acc))]
+            for v in values:
+                assert acc.add(v) is None
+                seen.append((acc.count, acc.total, acc.mean(), repr(acc)))
+            return seen
+
+        return run
+
+    add(Case("Accumulator", "empty", scenario=scenario(None, [])))
+    add(Case("Accumulator", "initial", scenario=scenario(2.5, [])))
+    add(Case("Accumulator", "values", scenario=scenario(None, [1.0, 2.5, -0.125, 3, True, np.float32(0.5)])))
+    add(Case("Accumulator", "initial-values", scenario=scenario(10, _vec(50, 3).tolist())))
+    add(Case("Accumulator", "nan-inf", scenario=scenario(0.0, [math.inf, 1.0, -math.inf, math.nan])))
+    add(Case("Accumulator", "keyword-initial", scenario=lambda cls: repr(cls(initial=4.0))))
+
+    def acc_error(action: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        return lambda cls: action(cls)
+
+    for label, value, exc in _REAL_BAD:
+        add(Case("Accumulator", f"bad-initial-{label}", scenario=acc_error(lambda cls, v=value: cls(v)), raises=exc))
+        add(Case("Accumulator", f"bad-add-{label}", scenario=acc_error(lambda cls, v=value: cls().add(v)), raises=exc))
+    add(Case("Accumulator", "bad-set-count", scenario=acc_error(lambda cls: setattr(cls(), "count", 3)), raises=AttributeError))
+    add(Case("Accumulator", "bad-set-total", scenario=acc_error(lambda cls: setattr(cls(), "total", 3.0)), raises=AttributeError))
+
+    # haversine ----------------------------------------------------------------------------------
+    points = [
+        ("same-point", (40.7128, -74.0060, 40.7128, -74.0060)),
+        ("ny-london", (40.7128, -74.0060, 51.5074, -0.1278)),
+        ("antipodal", (0.0, 0.0, 0.0, 180.0)),
+        ("near-antipodal", (45.0, 10.0, -45.0, -170.0 + 1e-9)),
+        ("poles", (90.0, 0.0, -90.0, 0.0)),
+        ("tiny", (10.0, 10.0, 10.0 + 1e-12, 10.0)),
+        ("ints", (1, 2, 3, 4)),
+        ("nan", (math.nan, 0.0, 1.0, 1.0)),
+        ("inf", (math.inf, 0.0, 1.0, 1.0)),
+    ]
+    for label, args in points:
+        add(Case("haversine_distance", label, lambda a=args: (a, {})))
+    for label, value, exc in _REAL_BAD:
+        add(Case("haversine_distance", f"bad-lat1-{label}", lambda v=value: ((v, 0.0, 1.0, 1.0), {}), raises=exc))
+        add(Case("haversine_distance", f"bad-lon2-{label}", lambda v=value: ((0.0, 0.0, 1.0, v), {}), raises=exc))
+
+    for n in (0, 1, 10, 2000):
+        add(Case("haversine_many", f"n={n}", lambda n=n: ((40.7, -74.0, _lats(n, n), _lons(n, n)), {})))
+    add(Case("haversine_many", "readonly", lambda: ((1.0, 2.0, _readonly(_lats(5, 1)), _readonly(_lons(5, 1))), {})))
+    add(Case("haversine_many", "nan", lambda: ((1.0, 2.0, np.array([np.nan, 1.0]), np.array([0.0, 1.0])), {})))
+    add(Case("haversine_many", "bad-length", lambda: ((1.0, 2.0, _lats(3, 1), _lons(4, 1)), {}), raises=ValueError))
+    for label, mk, exc in _bad_arrays():
+        add(Case("haversine_many", f"bad-lats-{label}", lambda mk=mk: ((1.0, 2.0, mk(), _lons(6, 1)), {}), raises=exc))
+        add(Case("haversine_many", f"bad-lons-{label}", lambda mk=mk: ((1.0, 2.0, _lats(6, 1), mk()), {}), raises=exc))
+    for label, value, exc in _REAL_BAD:
+        add(Case("haversine_many", f"bad-lat-{label}", lambda v=value: ((v, 0.0, _lats(3, 1), _lons(3, 1)), {}), raises=exc))
+
+    def nearest(n: int, k: Any, seed: int = 0) -> Callable[[], Args]:
+        return lambda: ((40.7128, -74.0060, _lats(n, seed), _lons(n, seed), k), {})
+
+    for n, k in ((1, 1), (10, 0), (10, 3), (10, 10), (5000, 5), (5000, 100)):
+        add(Case("find_nearest_k", f"n={n},k={k}", nearest(n, k, n)))
+
+    def ties() -> Args:
+        lats = np.array([1.0, 0.0, 1.0, 0.0, 2.0, 1.0])
+        lons = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        return (0.0, 0.0, lats, lons, 5), {}
+
+    def with_nan() -> Args:
+        lats = _lats(20, 5)
+        lats[[2, 7, 11]] = np.nan
+        return (0.0, 0.0, lats, _lons(20, 5), 19), {}
+
+    add(Case("find_nearest_k", "ties", ties))
+    add(Case("find_nearest_k", "nan-last", with_nan))
+    add(Case("find_nearest_k", "k-np.int64", nearest(50, np.int64(4))))
+    add(Case("find_nearest_k", "bad-k>n", nearest(10, 11), raises=ValueError))
+    add(Case("find_nearest_k", "bad-k-1", nearest(10, -1), raises=ValueError))
+    add(Case("find_nearest_k", "bad-k-2.5", nearest(10, 2.5), raises=TypeError))
+    add(Case("find_nearest_k", "bad-k-None", nearest(10, None), raises=TypeError))
+    add(Case("find_nearest_k", "bad-k-2**64", nearest(10, 2**64), raises=ValueError))
+    add(Case("find_nearest_k", "bad-empty-k1", nearest(0, 1), raises=ValueError))
+    add(Case("find_nearest_k", "bad-length", lambda: ((0.0, 0.0, _lats(5, 1), _lons(4, 1), 2), {}), raises=ValueError))
+    for label, mk, exc in _bad_arrays():
+        add(Case("find_nearest_k", f"bad-lats-{label}", lambda mk=mk: ((0.0, 0.0, mk(), _lons(6, 1), 1), {}), raises=exc))
+    for label, value, exc in _REAL_BAD:
+        add(Case("find_nearest_k", f"bad-lon-{label}", lambda v=value: ((0.0, v, _lats(3, 1), _lons(3, 1), 1), {}), raises=exc))
+    return cases
+
+
+#: Every verification case, in kernel order.
+CASES: list[Case] = _cases()
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison
+# --------------------------------------------------------------------------------------------
+
+
+def _same_float(got: float, want: float, tol: float) -> bool:
+    if math.isnan(want) or math.isnan(got):
+        return math.isnan(want) and math.isnan(got)
+    if math.isinf(want) or math.isinf(got):
+        return got == want
+    return abs(got - want) <= tol
+
+
+def _haversine_tol(d: float) -> float:
+    """Bound on the difference of two haversine evaluations of the reference distance ``d``."""
+    if not math.isfinite(d):
+        return 0.0
+    delta = 32 * EPS
+    a = math.sin(d / (2 * _R)) ** 2
+    hi = math.asin(math.sqrt(min(1.0, a + delta)))
+    lo = math.asin(math.sqrt(max(0.0, a - delta)))
+    return 2 * _R * (hi - lo) + 4 * EPS * d
+
+
+def _array_tols(kernel: str, want: np.ndarray, args: tuple[Any, ...]) -> np.ndarray:
+    if kernel == "scale_array":
+        return np.zeros(want.shape)
+    if kernel == "compute_distances":
+        return 4 * EPS * np.abs(want)
+    if kernel == "scale_and_shift":
+        a, scale = args[0], float(args[1])
+        shift = float(args[2]) if len(args) > 2 else 0.0
+        with np.errstate(all="ignore"):
+            return 2 * EPS * (np.abs(a * scale) + abs(shift))
+    if kernel in ("haversine_many", "find_nearest_k"):
+        return np.array([_haversine_tol(float(d)) for d in want])
+    raise KeyError(kernel)
+
+
+def _compare_arrays(kernel: str, got: Any, want: np.ndarray, args: tuple[Any, ...]) -> str:
+    if not isinstance(got, np.ndarray):
+        return f"returned {type(got).__name__}, the reference an ndarray"
+    if got.dtype != want.dtype or got.shape != want.shape:
+        return f"returned {got.dtype}{got.shape}, the reference {want.dtype}{want.shape}"
+    tol = _array_tols(kernel, want, args)
+    for i, (g, w, t) in enumerate(zip(got.tolist(), want.tolist(), tol.tolist())):
+        if not _same_float(g, w, t):
+            return f"element {i}: {g!r} != {w!r} (bound {t:.3g})"
+    return ""
+
+
+def _scalar_tol(kernel: str, want: float, args: tuple[Any, ...]) -> float:
+    if kernel == "circle_area":
+        return 0.0
+    if kernel == "haversine_distance":
+        return _haversine_tol(want)
+    a = args[0]
+    n = a.shape[0]
+    with np.errstate(all="ignore"):
+        if kernel == "fast_sum":
+            return 4 * n * EPS * float(np.sum(np.abs(a)))
+        if kernel == "fast_dot":
+            return 4 * n * EPS * float(np.sum(np.abs(a * args[1])))
+        if kernel == "fast_norm":
+            return (4 * n + 2) * EPS * want
+    raise KeyError(kernel)
+
+
+def _compare_nearest(got: Any, want: tuple[np.ndarray, np.ndarray], args: tuple[Any, ...]) -> str:
+    if not (isinstance(got, tuple) and len(got) == 2):
+        return f"returned {type(got).__name__}, the reference a tuple (indices, distances)"
+    idx, dist = got
+    want_idx, want_dist = want
+    for arr, ref in ((idx, want_idx), (dist, want_dist)):
+        if not isinstance(arr, np.ndarray) or arr.dtype != ref.dtype or arr.shape != ref.shape:
+            return f"returned {arr!r}, the reference {ref!r}"
+    problem = _compare_arrays("find_nearest_k", dist, want_dist, args)
+    if problem:
+        return "distances: " + problem
+    if np.array_equal(idx, want_idx):
+        return ""
+    # A different index is acceptable only for a near-tie: both distances equal within the bound.
+    lat, lon, lats, lons = (float(args[0]), float(args[1]), args[2], args[3])
+    if len(set(idx.tolist())) != len(idx) or (len(idx) and (idx.min() < 0 or idx.max() >= len(lats))):
+        return f"indices {idx.tolist()} are not distinct valid indices"
+    from ffilab.routes import python as reference
+
+    for i, (g, w) in enumerate(zip(idx.tolist(), want_idx.tolist())):
+        if g != w:
+            dg = reference.haversine_distance(lat, lon, lats[g], lons[g])
+            dw = reference.haversine_distance(lat, lon, lats[w], lons[w])
+            if not _same_float(dg, dw, 2 * _haversine_tol(dw)):
+                return f"rank {i}: index {g} (distance {dg!r}) where the reference has {w} ({dw!r})"
+    return ""
+
+
+def compare_results(kernel: str, got: Any, want: Any, args: tuple[Any, ...]) -> str:
+    """Return "" if ``got`` agrees with the reference's ``want`` for ``kernel``, else why not."""
+    if kernel == "find_nearest_k":
+        return _compare_nearest(got, want, args)
+    if isinstance(want, np.ndarray):
+        return _compare_arrays(kernel, got, want, args)
+    if type(got) is not type(want):
+        return f"returned {type(got).__name__} {got!r}, the reference {type(want).__name__} {want!r}"
+    if isinstance(want, float):
+        tol = _scalar_tol(kernel, want, args)
+        return "" if _same_float(got, want, tol) else f"{got!r} != {want!r} (bound {tol:.3g})"
+    if kernel == "Accumulator":
+        return _compare_accumulator(got, want)
+    return "" if got == want else f"{_short(got)} != {_short(want)}"
+
+
+def _compare_accumulator(got: Any, want: Any) -> str:
+    if isinstance(want, str) or got == want:
+        return "" if got == want else f"{got!r} != {want!r}"
+    # Totals are the same left-to-right float additions in every route: compared exactly,
+    # as are the counts and the repr built from them.  NaN totals compare by repr.
+    if repr(got) == repr(want):
+        return ""
+    for step, (g, w) in enumerate(zip(got, want)):
+        if repr(g) != repr(w):
+            return f"after {step} add(s): {g!r} != {w!r}"
+    return f"{len(got)} states != {len(want)} states"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 120 else text[:117] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+# --------------------------------------------------------------------------------------------
+
+
+def _invoke(module: ModuleType, case: Case) -> tuple[Any, tuple[Any, ...]]:
+    if case.scenario is not None:
+        return case.scenario(module.Accumulator), ()
+    args, kwargs = case.make()
+    result = getattr(module, case.kernel)(*args, **kwargs)
+    if case.kernel == "scale_array":
+        # The in-place kernel's observable result is the caller's array, not the return value.
+        if result is not None:
+            raise AssertionError(f"scale_array returned {result!r}, expected None")
+        return args[0], args
+    return result, args
+
+
+def run_case(module: ModuleType, case: Case, reference: ModuleType | None = None) -> Outcome:
+    """Run ``case`` on ``module`` and judge it against the reference (or the contract)."""
+    if reference is None:
+        from ffilab.routes import python as reference
+    if case.raises is not None:
+        try:
+            result, _ = _invoke(module, case)
+        except case.raises:
+            return Outcome(case.id, True)
+        except Exception as exc:  # the wrong class is a failure, whatever it is
+            return Outcome(case.id, False, f"raised {type(exc).__name__}: {exc}; contract says {case.raises.__name__}")
+        return Outcome(case.id, False, f"returned {_short(result)}; contract says {case.raises.__name__}")
+    try:
+        if case.oracle is not None:
+            args, kwargs = case.make()
+            want, want_args = case.oracle(*args, **kwargs), args
+        else:
+            want, want_args = _invoke(reference, case)
+    except Exception as exc:
+        return Outcome(case.id, False, f"the reference itself raised {type(exc).__name__}: {exc}")
+    try:
+        got, _ = _invoke(module, case)
+    except Exception as exc:
+        return Outcome(case.id, False, f"raised {type(exc).__name__}: {exc}")
+    problem = compare_results(case.kernel, got, want, want_args)
+    return Outcome(case.id, not problem, problem)
+
+
+def check_case(module: ModuleType, case: Case) -> None:
+    """Assert that ``case`` passes on ``module`` (for the test suite)."""
+    outcome = run_case(module, case)
+    if not outcome.ok:
+        raise AssertionError(f"{outcome.case}: {outcome.detail}")
+
+
+def verify_route(name: str, kernels: Sequence[str] | None = None) -> list[Outcome]:
+    """Run every case (or those of ``kernels``) on route ``name`` in this process."""
+    import ffilab
+
+    module = ffilab.route(name)
+    selected = [c for c in CASES if kernels is None or c.kernel in kernels]
+    if name == "python":
+        # The reference against itself still checks every "raises" case (the contract) and
+        # every oracle case; comparing its results with themselves would prove nothing.
+        selected = [c for c in selected if c.raises is not None or c.oracle is not None]
+    return [run_case(module, case) for case in selected]
+
+
+def _worker_main(argv: Sequence[str]) -> int:
+    """Entry point of the isolated worker: ``python -m ffilab.verify ROUTE [KERNEL ...]``."""
+    import json
+
+    name, kernels = argv[0], list(argv[1:]) or None
+    outcomes = verify_route(name, kernels)
+    json.dump([o.__dict__ for o in outcomes], sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_worker_main(sys.argv[1:]))
