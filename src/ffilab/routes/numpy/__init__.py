@@ -9,6 +9,9 @@ legitimate part of this route and stays within the documented error bounds:
   per block (see :func:`sum_of_squares`) — the same loop over ``i``, exact for every accepted n;
 * ``primes`` runs the same trial divisions, all candidates still undecided at once;
 * ``find_nearest_k`` ranks with ``argpartition`` instead of a full sort.
+
+The reference never warns, and overflow to inf or NaN results are part of the contract, so the
+kernels compute under ``np.errstate(all="ignore")``.
 """
 
 from __future__ import annotations
