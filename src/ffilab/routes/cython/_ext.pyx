@@ -48,9 +48,6 @@ cdef extern from *:
 # Python int, before anything is converted to a C type, so 2**64 + 5 can never wrap to 5.
 cdef object _SUM_OF_SQUARES_MAX_N = 2**32
 cdef object _PRIMES_MAX_N = 2**31 - 1
-cdef double _EARTH_RADIUS_KM = 6371.0
-# Python's math.radians multiplies by pi / 180 rather than dividing by 180: do the same.
-cdef double _DEG_TO_RAD = M_PI / 180.0
 cdef object _FLOAT64 = np.dtype(np.float64)
 
 
@@ -450,7 +447,10 @@ def scale_and_shift(object a, object scale, object shift=0.0):
 
 
 cdef class Accumulator:
-    """Running total and count of the values added to it, kept in C fields of the object.
+    """Accumulator(initial=0.0)
+--
+
+Running total and count of the values added to it, kept in C fields of the object.
 
     Parameters
     ----------
@@ -463,6 +463,12 @@ cdef class Accumulator:
         ``initial`` is not a real number.
     OverflowError
         ``initial`` is an int too large for a float.
+
+    Notes
+    -----
+    The first lines of this docstring are CPython's text-signature convention for C types
+    (``Name(...)`` then ``--``): they give ``inspect.signature(Accumulator)``, which a cdef
+    class otherwise lacks, and are stripped from ``__doc__``.
     """
 
     # The state lives in the object's own struct (no separate allocation), so there is nothing
@@ -517,15 +523,22 @@ cdef class Accumulator:
         return f"<Accumulator count={self._count} total={self._total!r}>"
 
 
+cdef inline double _radians(double degrees) noexcept nogil:
+    # As Python's math.radians: multiply by pi / 180 (one constant, folded by the C compiler as
+    # in the C core) rather than divide by 180.  Written as C constants, not module globals,
+    # which the compiler would have to reload after every store into an output array.
+    return degrees * (M_PI / 180.0)
+
+
 cdef inline double _haversine(double lat1, double lon1, double lat2, double lon2) noexcept nogil:
     # The C core's formula and order of operations (csrc/ffilab_core.c): s * s rather than the
     # lesson's ** 2, because pow(s, 2.0) and s * s may differ in the last bit.
-    cdef double dlat = (lat2 - lat1) * _DEG_TO_RAD
-    cdef double dlon = (lon2 - lon1) * _DEG_TO_RAD
+    cdef double dlat = _radians(lat2 - lat1)
+    cdef double dlon = _radians(lon2 - lon1)
     cdef double s_lat = sin(dlat / 2.0)
     cdef double s_lon = sin(dlon / 2.0)
-    cdef double a = s_lat * s_lat + cos(lat1 * _DEG_TO_RAD) * cos(lat2 * _DEG_TO_RAD) * s_lon * s_lon
-    return _EARTH_RADIUS_KM * (2.0 * asin(sqrt(a)))
+    cdef double a = s_lat * s_lat + cos(_radians(lat1)) * cos(_radians(lat2)) * s_lon * s_lon
+    return 6371.0 * (2.0 * asin(sqrt(a)))  # mean Earth radius in km (contract.EARTH_RADIUS_KM)
 
 
 def haversine_distance(object lat1, object lon1, object lat2, object lon2):

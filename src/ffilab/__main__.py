@@ -1,0 +1,5 @@
+"""``python -m ffilab``: the same command line as ``ffilab``."""
+
+from ffilab.cli import main
+
+main()

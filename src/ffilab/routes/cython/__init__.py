@@ -1,0 +1,42 @@
+"""Route ``cython``: the kernels written in typed Cython (``_ext.pyx``), loops and all.
+
+The compiled functions and class are re-exported as they are: there is no Python wrapper layer.
+Each kernel checks its own arguments against the contract (``ffilab.contract``) inside the
+extension, then runs its loop over typed memoryviews and C doubles with the GIL released.
+This route does not call the C core: it is the lesson's "typed Cython", compiled by Cython and
+the same C compiler flags as every other route.
+"""
+
+from __future__ import annotations
+
+from ffilab.routes.cython._ext import (
+    Accumulator,
+    circle_area,
+    compute_distances,
+    fast_dot,
+    fast_norm,
+    fast_sum,
+    find_nearest_k,
+    haversine_distance,
+    haversine_many,
+    primes,
+    scale_and_shift,
+    scale_array,
+    sum_of_squares,
+)
+
+__all__ = [
+    "Accumulator",
+    "circle_area",
+    "compute_distances",
+    "fast_dot",
+    "fast_norm",
+    "fast_sum",
+    "find_nearest_k",
+    "haversine_distance",
+    "haversine_many",
+    "primes",
+    "scale_and_shift",
+    "scale_array",
+    "sum_of_squares",
+]

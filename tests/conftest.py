@@ -1,0 +1,45 @@
+"""Shared fixtures: the registry's routes as parameters, the reference, hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import ffilab
+
+# CI runs derandomized (reproducible) examples; `HYPOTHESIS_PROFILE=long` explores further.
+settings.register_profile(
+    "ci", derandomize=True, max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=60, deadline=None)
+settings.register_profile("long", max_examples=5000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+ROUTE_NAMES = [spec.name for spec in ffilab.ROUTES]
+
+
+def load_route(name: str) -> ModuleType:
+    """Return the route module, or skip the test with the reason it is unavailable.
+
+    ``test_registry.py::test_every_route_is_available`` is what fails when a route is missing;
+    the per-kernel tests skip so the report shows one clear cause instead of hundreds.
+    """
+    try:
+        return ffilab.route(name)
+    except ffilab.RouteUnavailable as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(params=ROUTE_NAMES)
+def route(request: pytest.FixtureRequest) -> ModuleType:
+    """Each route of the registry in turn."""
+    return load_route(request.param)
+
+
+@pytest.fixture()
+def reference() -> ModuleType:
+    """The pure-Python reference route."""
+    return ffilab.route("python")
