@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, settings
 import ffilab
 
 # CI runs derandomized (reproducible) examples; `HYPOTHESIS_PROFILE=long` explores further.
-settings.register_profile(
-    "ci", derandomize=True, max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile("dev", max_examples=60, deadline=None)
-settings.register_profile("long", max_examples=5000, deadline=None)
+# The `route` fixture is function-scoped but stateless (a module), so reusing it across
+# examples is safe.
+_quiet = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None, suppress_health_check=_quiet)
+settings.register_profile("dev", max_examples=60, deadline=None, suppress_health_check=_quiet)
+settings.register_profile("long", max_examples=5000, deadline=None, suppress_health_check=_quiet)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROUTE_NAMES = [spec.name for spec in ffilab.ROUTES]

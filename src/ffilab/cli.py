@@ -50,20 +50,27 @@ def run_isolated(route: str, kernels: list[str], timeout: float) -> tuple[list[d
     outcomes : list of dict
         One record per case (``case``, ``ok``, ``detail``); empty if the child died.
     failure : str
-        Why the child produced no result ("" when it did): the signal that killed it, a
-        time-out, or its error output.
+        Why the child produced no result ("" when it did), see :func:`run_child`.
     """
-    cmd = [sys.executable, "-m", "ffilab.verify", route, *kernels]
+    stdout, failure = run_child([sys.executable, "-m", "ffilab.verify", route, *kernels], timeout)
+    return ([] if failure else json.loads(stdout)), failure
+
+
+def run_child(cmd: list[str], timeout: float) -> tuple[str, str]:
+    """Run ``cmd``; return its stdout and "" or, if it failed, "" and why.
+
+    A child killed by a signal (a segfault in native code) is reported with the signal's name.
+    """
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return [], f"timed out after {timeout:.0f} s"
+        return "", f"timed out after {timeout:.0f} s"
     if proc.returncode < 0:
         name = signal.Signals(-proc.returncode).name
-        return [], f"crashed with {name}: {proc.stderr.strip()[-500:]}"
+        return "", f"crashed with {name}: {proc.stderr.strip()[-500:]}"
     if proc.returncode != 0:
-        return [], f"exited with status {proc.returncode}: {proc.stderr.strip()[-500:]}"
-    return json.loads(proc.stdout), ""
+        return "", f"exited with status {proc.returncode}: {proc.stderr.strip()[-500:]}"
+    return proc.stdout, ""
 
 
 @app.command("verify")

@@ -20,10 +20,15 @@ array argument, wrong type  not a ``numpy.ndarray`` (lists, memoryviews)   TypeE
 array of the wrong dtype    anything but native-endian float64             TypeError
 array of the wrong shape    wrong ``ndim``, or not ``(n, 2)`` for points   ValueError
 non-contiguous array        not C-contiguous (stride 2, negative stride)   ValueError
+unaligned array             data not aligned for float64 (``offset=1``)    ValueError
 read-only array             passed to an in-place kernel                   ValueError
 length mismatch             two arrays that must be equally long           ValueError
 ``k > n``                   ``find_nearest_k``                             ValueError
 ==========================  =============================================  ===============
+
+Real arguments follow ``PyFloat_AsDouble`` exactly, so that the native routes need no rule of
+their own: NumPy complex scalars, which define ``__float__``, are accepted with NumPy's
+``ComplexWarning`` (the imaginary part is dropped), Python's ``complex`` is rejected.
 
 Why reject rather than convert: an in-place kernel that silently converts (float32 to float64,
 strided to contiguous) writes into a temporary copy and the caller's array is never modified.
@@ -178,6 +183,9 @@ def _check_float64(func: str, name: str, arr: Any, *, writable: bool) -> None:
         raise TypeError(f"{func}: {name} must be {what}, got {_describe(arr)}")
     if not arr.flags.c_contiguous:
         raise ValueError(f"{func}: {name} must be {what}, got a non-contiguous array")
+    if not arr.flags.aligned:
+        # Reading a misaligned double through double* is undefined behaviour in C.
+        raise ValueError(f"{func}: {name} must be {what}, got a misaligned array")
     if writable and not arr.flags.writeable:
         raise ValueError(f"{func}: {name} must be {what}, got a read-only array")
 

@@ -103,6 +103,11 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _misaligned(n: int) -> np.ndarray:
+    raw = np.zeros(8 * n + 1, dtype=np.uint8)
+    return np.frombuffer(raw.data, dtype=np.float64, count=n, offset=1)
+
+
 def _lats(n: int, seed: int) -> np.ndarray:
     return _rng(seed).uniform(-90.0, 90.0, n)
 
@@ -126,6 +131,7 @@ def _bad_arrays(n: int = 6) -> list[tuple[str, Callable[[], Any], type[Exception
         ("float", lambda: 1.5, TypeError),
         ("memoryview", lambda: memoryview(_vec(n)), TypeError),
         ("stride-2", lambda: base()[::2], ValueError),
+        ("misaligned", lambda: _misaligned(n), ValueError),
         ("negative-stride", lambda: base()[::-1], ValueError),
         ("0-D", lambda: np.array(1.5), ValueError),
         ("2-D", lambda: _vec(n).reshape(2, -1), ValueError),

@@ -2,8 +2,9 @@
 
 One string serves ABI mode (parsed at import by ``cffi_abi``) and API mode (compiled at build time
 by ``cffi_api/_build_cffi_api.py``), so the two routes call the very same declarations and differ
-only in how the call is made.  API mode checks these declarations against the real header when the
-generated C is compiled; ABI mode trusts them, so they must match ``ffilab_core.h`` exactly.
+only in how the call is made.  ABI mode trusts them blindly; the API-mode build repeats them after
+``#include "ffilab_core.h"``, so a declaration that differs from the header fails that build
+("conflicting types") instead of corrupting calls at run time.
 
 This module must stay importable on its own (no ``ffilab`` imports): the build script loads it by
 file path, before the package is installed.

@@ -111,8 +111,8 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
         int
             The exact sum, assembled from the core's two 64-bit halves.
         """
-        # The range check precedes the call: cffi would raise OverflowError on its own for
-        # n >= 2**63, but ValueError for n < 0 and the exact bound must be the contract's.
+        # The contract's check precedes the call: cffi itself would pass any int64 through
+        # (-1 included) and raise OverflowError only beyond 2**63 - 1.
         n = contract.as_index("sum_of_squares", "n", n, maximum=contract.SUM_OF_SQUARES_MAX_N)
         halves = new("uint64_t[2]")
         raise_for_status("sum_of_squares", _sum_of_squares(n, halves, halves + 1))
@@ -187,13 +187,13 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
     class Accumulator:
         """Running total and count, kept in a C ``ffl_accumulator`` behind an opaque handle.
 
+        The handle is an ``ffi.gc`` pointer: ``ffl_acc_free`` runs exactly once, when the
+        Accumulator (the handle's only owner) dies.
+
         Parameters
         ----------
         initial : float
             Starting total (the count starts at 0).
-
-        The handle is an ``ffi.gc`` pointer: ``ffl_acc_free`` runs exactly once, when the
-        Accumulator (the handle's only owner) dies.
         """
 
         __slots__ = ("_handle",)
@@ -207,7 +207,8 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
 
         def add(self, value: Any) -> None:
             """Add ``value`` to the total and count it."""
-            raise_for_status("Accumulator.add", _acc_add(self._handle, contract.as_real("Accumulator.add", "value", value)))
+            v = contract.as_real("Accumulator.add", "value", value)
+            raise_for_status("Accumulator.add", _acc_add(self._handle, v))
 
         def mean(self) -> float:
             """Return ``total / count``, or 0.0 when nothing was added."""
@@ -253,7 +254,9 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
         raise_for_status(f, status)
         return out
 
-    def find_nearest_k(lat: Any, lon: Any, lats: np.ndarray, lons: np.ndarray, k: Any) -> tuple[np.ndarray, np.ndarray]:
+    def find_nearest_k(
+        lat: Any, lon: Any, lats: np.ndarray, lons: np.ndarray, k: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(indices, distances)`` of the ``k`` nearest points, nearest first.
 
         Ties are broken by the smaller index and NaN distances sort last, as in the reference.

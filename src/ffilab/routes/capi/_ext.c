@@ -111,7 +111,8 @@ static int as_index(const char *func, const char *name, PyObject *obj, long long
         Py_DECREF(n);
         return -1;
     }
-    if (overflow < 0 || value < 0) {
+    /* With overflow set, `value` is -1 and meaningless: decide on the sign of overflow alone. */
+    if (overflow < 0 || (overflow == 0 && value < 0)) {
         PyErr_Format(PyExc_ValueError, "%s: %s must be >= 0, got %S", func, name, n);
         Py_DECREF(n);
         return -1;

@@ -37,7 +37,12 @@ __all__ = [
 
 ffi = FFI()
 ffi.cdef(CDEF)
-lib = ffi.dlopen(str(core_library_path()))
+# RTLD_NODELETE: the core stays mapped for the life of the process, as an extension module's
+# code does (and as ctypes, which never unloads, keeps it).  Without it, the library is unmapped
+# when this ffi object dies, while ffi.gc destructors (raw function pointers: ffl_free of a
+# compute_distances result, ffl_acc_free of an Accumulator) may still be pending, e.g. during
+# interpreter shutdown or after the module is dropped; running one would then crash.
+lib = ffi.dlopen(str(core_library_path()), ffi.RTLD_NOW | getattr(ffi, "RTLD_NODELETE", 0))
 
 _kernels = make_kernels(ffi, lib, __name__)
 

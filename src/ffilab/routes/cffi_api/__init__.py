@@ -4,7 +4,8 @@
 build time (``ffi.emit_c_code``), and CMake compiles that source together with the C core itself
 into ``_ext``: no ``dlopen`` of ``libffilab_core`` and no libffi at run time; each ``lib.ffl_*``
 is a built-in function that converts its arguments in generated C and calls the core directly.
-The C compiler also checks the shared declarations against ``ffilab_core.h``.
+The generated source repeats the shared declarations after the header, so the C compiler
+rejects any that differ from ``ffilab_core.h``.
 
 The kernels are the wrappers of ``ffilab.routes._cffi_kernels``, identical in both cffi routes:
 they enforce the contract before calling C, because cffi checks neither dtypes nor the contract's

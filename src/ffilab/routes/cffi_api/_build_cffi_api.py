@@ -30,10 +30,16 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(f"usage: {argv[0]} OUTPUT.c", file=sys.stderr)
         return 2
+    cdef = _load_cdef()
     ffi = FFI()
-    ffi.cdef(_load_cdef())
+    ffi.cdef(cdef)
+    # The preamble repeats the declarations after the header: any type that differs from
+    # ffilab_core.h is then a "conflicting types" compile error.  cffi alone would let most
+    # mismatches through (its wrappers convert scalars implicitly and only warn on pointers),
+    # and cffi_abi, which trusts the same CDEF blindly, relies on this check too.
+    preamble = '#include "ffilab_core.h"\n\n/* ffilab.routes._cffi_cdef.CDEF, checked against the header: */\n' + cdef
     # The full dotted name makes PyInit__ext register the module where the package imports it.
-    ffi.set_source("ffilab.routes.cffi_api._ext", '#include "ffilab_core.h"')
+    ffi.set_source("ffilab.routes.cffi_api._ext", preamble)
     ffi.emit_c_code(argv[1])
     # emit_c_code leaves an up-to-date file untouched; without a fresh mtime the output would
     # stay older than its inputs and the build tool would rerun this step on every build.

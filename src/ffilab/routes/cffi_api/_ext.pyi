@@ -1,4 +1,4 @@
-"""Type stub of the cffi API-mode module ``ffilab.routes.cffi_api._ext`` (generated and compiled at build time)."""
+"""Type stub of ``ffilab.routes.cffi_api._ext``, the cffi API-mode module generated and compiled at build time."""
 
 from typing import Any
 

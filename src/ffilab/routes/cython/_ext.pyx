@@ -1,7 +1,7 @@
 # _ext.pyx: the kernels of route ``cython``, written in typed Cython (this route does not call the C core).
 # cython: language_level=3
 # cython: boundscheck=False, wraparound=False, initializedcheck=False
-# cython: cdivision=True
+# cython: cdivision=True, autotestdict=False
 """Route ``cython``: the lesson's kernels as typed Cython, loops and all.
 
 Every public function is a ``def`` taking plain Python objects.  Nothing is left to Cython's
@@ -99,6 +99,9 @@ cdef int _check_float64(str func, str name, object arr, bint writable) except -1
         raise TypeError(f"{func}: {name} must be {what}, got {_describe(arr)}")
     if not arr.flags.c_contiguous:
         raise ValueError(f"{func}: {name} must be {what}, got a non-contiguous array")
+    if not arr.flags.aligned:
+        # A misaligned double read through double* is undefined behaviour in C.
+        raise ValueError(f"{func}: {name} must be {what}, got a misaligned array")
     if writable and not arr.flags.writeable:
         raise ValueError(f"{func}: {name} must be {what}, got a read-only array")
     return 0
@@ -538,6 +541,12 @@ cdef inline double _haversine(double lat1, double lon1, double lat2, double lon2
     cdef double s_lat = sin(dlat / 2.0)
     cdef double s_lon = sin(dlon / 2.0)
     cdef double a = s_lat * s_lat + cos(_radians(lat1)) * cos(_radians(lat2)) * s_lon * s_lon
+    # a is in [0, 1] for any real angles, but rounding can push it a hair outside, where sqrt or
+    # asin give NaN: clamp, as the C core and the reference do (NaN compares false, stays NaN).
+    if a > 1.0:
+        a = 1.0
+    elif a < 0.0:
+        a = 0.0
     return 6371.0 * (2.0 * asin(sqrt(a)))  # mean Earth radius in km (contract.EARTH_RADIUS_KM)
 
 

@@ -19,6 +19,7 @@
 
 #include <climits>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <optional>
@@ -416,12 +417,31 @@ public:
     Accumulator(const Accumulator &) = delete;
     Accumulator &operator=(const Accumulator &) = delete;
 
-    void add(double value) { check_status("Accumulator.add", ffl_acc_add(acc_, value)); }
-    double mean() const { return ffl_acc_mean(acc_); }
-    int64_t count() const { return ffl_acc_count(acc_); }
-    double total() const { return ffl_acc_total(acc_); }
+    // Accumulator.__new__(Accumulator) makes an instance whose __init__ never ran; pybind11 then
+    // "lazily" allocates storage for it on the first method call, with this class's operator new,
+    // and never constructs it.  Zeroed storage makes such an instance read as acc_ == nullptr,
+    // which handle() rejects, where ::operator new's garbage would be dereferenced.
+    static void *operator new(std::size_t size) {
+        void *p = ::operator new(size);
+        std::memset(p, 0, size);
+        return p;
+    }
+    static void operator delete(void *p) noexcept { ::operator delete(p); }
+
+    void add(double value) { check_status("Accumulator.add", ffl_acc_add(handle(), value)); }
+    double mean() const { return ffl_acc_mean(handle()); }
+    int64_t count() const { return ffl_acc_count(handle()); }
+    double total() const { return ffl_acc_total(handle()); }
 
 private:
+    ffl_accumulator *handle() const {
+        if (acc_ == nullptr) {
+            // AttributeError, as the reference's slots raise on an instance that skipped __init__.
+            throw_python(PyExc_AttributeError, "Accumulator: the object was never initialised (__init__ was not called)");
+        }
+        return acc_;
+    }
+
     ffl_accumulator *acc_;
 };
 
@@ -763,13 +783,13 @@ OverflowError
     ``initial`` is an int too large for a float.
 )doc";
 
-constexpr const char *kAccumulatorInitDoc = R"doc(__init__($self, /, initial=0.0)
+constexpr const char *kAccumulatorInitDoc = R"doc(__init__(self, initial=0.0)
 --
 
 Start with total ``initial`` and count 0.
 )doc";
 
-constexpr const char *kAddDoc = R"doc(add($self, /, value)
+constexpr const char *kAddDoc = R"doc(add(self, value)
 --
 
 Add ``value`` to the total and count it.
@@ -787,13 +807,13 @@ OverflowError
     ``value`` is an int too large for a float.
 )doc";
 
-constexpr const char *kMeanDoc = R"doc(mean($self, /)
+constexpr const char *kMeanDoc = R"doc(mean(self)
 --
 
 Return ``total / count``, or 0.0 when nothing was added.
 )doc";
 
-constexpr const char *kReprDoc = R"doc(__repr__($self, /)
+constexpr const char *kReprDoc = R"doc(__repr__(self)
 --
 
 Return ``<Accumulator count=N total=T>``, with ``T`` exactly ``repr(total)``.

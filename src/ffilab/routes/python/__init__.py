@@ -39,7 +39,8 @@ _R = contract.EARTH_RADIUS_KM
 def _floats(arr: np.ndarray) -> list[float]:
     # Iterating an ndarray yields numpy.float64 scalars whose arithmetic is several times slower
     # than float's; the lesson's loops run over Python floats, so convert once (exactly).
-    return arr.tolist()
+    # asarray: a subclass (masked array, matrix) is read as its raw data, as native code reads it.
+    return np.asarray(arr).tolist()
 
 
 def sum_of_squares(n: int) -> int:
@@ -81,8 +82,9 @@ def scale_array(arr: np.ndarray, factor: float) -> None:
     """Multiply every element of the writable float64 array ``arr`` by ``factor``, in place."""
     contract.check_array("scale_array", "arr", arr, writable=True)
     f = contract.as_real("scale_array", "factor", factor)
-    for i in range(arr.shape[0]):
-        arr[i] = arr[i] * f
+    values = _floats(arr)
+    for i in range(len(values)):
+        arr[i] = values[i] * f
 
 
 def compute_distances(points: np.ndarray) -> np.ndarray:
