@@ -145,6 +145,57 @@ def _print_matrix(
     console.print(table)
 
 
+def _fmt_time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+@app.command("bench")
+def bench_command(
+    route: Annotated[Optional[list[str]], typer.Option("--route", "-r", help="Route(s) to time (default: all).")] = None,
+    kernel: Annotated[Optional[list[str]], typer.Option("--kernel", "-k", help="Kernel(s) to time (default: all).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="The lesson's sizes (n = 1e8 ...): takes longer.")] = False,
+    repeats: Annotated[int, typer.Option(help="Timed repeats per measurement.")] = 7,
+    min_time: Annotated[float, typer.Option(help="Minimum CPU seconds per repeat (loop calibration).")] = 0.05,
+    json_out: Annotated[Optional[str], typer.Option("--json", help="Also write the results as JSON to this file.")] = None,
+) -> None:
+    """Time every available route on the lesson's kernels (verified first), with speedups vs Python."""
+    from rich.progress import Progress
+
+    from ffilab import bench
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("benchmarking", total=None)
+        results = bench.run(
+            route, kernel, full=full, repeats=repeats, min_time=min_time,
+            progress=lambda what: progress.update(task, description=f"timing {what}"),
+        )
+    by_kernel: dict[tuple[str, str], list[bench.Measurement]] = defaultdict(list)
+    for m in results:
+        by_kernel[(m.kernel, m.label)].append(m)
+    for (kern, label), rows in by_kernel.items():
+        base = next((m.median_s for m in rows if m.route == "python" and m.status == "ok"), float("nan"))
+        table = Table(title=f"{kern} ({label})", title_justify="left")
+        for col, justify in (("route", "left"), ("time per call", "right"), ("speedup vs python", "right"), ("IQR", "right"), ("notes", "left")):
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for m in sorted(rows, key=lambda m: (m.status != "ok", m.median_s)):
+            if m.status != "ok":
+                table.add_row(m.route, "-", "-", "-", m.status)
+                continue
+            speedup = f"{base / m.median_s:.1f}x" if base == base else "-"
+            table.add_row(m.route, _fmt_time(m.median_s), speedup, f"{m.spread:.0%}", "; ".join(m.notes))
+        console.print(table)
+    console.print("CPU time per call, median of repeats after calibration and warm-up; every route verified first.")
+    if json_out:
+        with open(json_out, "w", encoding="utf-8") as f:
+            f.write(bench.to_json(results))
+        console.print(f"results written to {json_out}")
+    if any(m.status.startswith("FAILS") for m in results):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
