@@ -100,10 +100,16 @@ def as_index(func: str, name: str, value: Any, *, minimum: int = 0, maximum: int
             f"{func}: {name} must be an integer, got {type(value).__name__}"
         ) from None
     if n < minimum:
-        raise ValueError(f"{func}: {name} must be >= {minimum}, got {n}")
+        raise ValueError(f"{func}: {name} must be >= {minimum}, got {_show_int(n)}")
     if maximum is not None and n > maximum:
-        raise OverflowError(f"{func}: {name} must be <= {maximum}, got {n}")
+        raise OverflowError(f"{func}: {name} must be <= {maximum}, got {_show_int(n)}")
     return n
+
+
+def _show_int(n: int) -> str:
+    # str() of an int past 4300 digits raises ValueError (CPython's limit), which would replace
+    # the contract's exception by another: describe huge values by their size instead.
+    return str(n) if n.bit_length() <= 256 else f"an integer of {n.bit_length()} bits"
 
 
 def as_real(func: str, name: str, value: Any) -> float:
@@ -200,7 +206,7 @@ def check_k(func: str, k: Any, n: int) -> int:
     """Return ``k`` as an int in ``0..n``; TypeError for non-integers, ValueError otherwise."""
     kk = as_index(func, "k", k, minimum=0)
     if kk > n:
-        raise ValueError(f"{func}: k must be <= the number of points ({n}), got {kk}")
+        raise ValueError(f"{func}: k must be <= the number of points ({n}), got {_show_int(kk)}")
     return kk
 
 

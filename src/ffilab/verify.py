@@ -103,6 +103,14 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _matrix(a: np.ndarray) -> np.ndarray:
+    import warnings
+
+    with warnings.catch_warnings():  # np.matrix is discouraged (PendingDeprecationWarning), not gone
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        return np.asmatrix(a)
+
+
 def _misaligned(n: int) -> np.ndarray:
     raw = np.zeros(8 * n + 1, dtype=np.uint8)
     return np.frombuffer(raw.data, dtype=np.float64, count=n, offset=1)
@@ -151,6 +159,7 @@ _INT_BAD: list[tuple[str, Any, type[Exception]]] = [
     ("2**63", 2**63, OverflowError),
     ("2**64", 2**64, OverflowError),
     ("2**64+5", 2**64 + 5, OverflowError),
+    ("10**5000", 10**5000, OverflowError),
 ]
 
 _REAL_BAD: list[tuple[str, Any, type[Exception]]] = [
@@ -220,6 +229,7 @@ def _cases() -> list[Case]:
     # compute_distances ----------------------------------------------------------------------
     for n in (0, 1, 5, 1000):
         add(Case("compute_distances", f"n={n}", lambda n=n: ((_vec(2 * n, n).reshape(n, 2),), {})))
+    add(Case("compute_distances", "np.matrix", lambda: ((_matrix(_vec(8).reshape(4, 2)),), {})))
     add(Case("compute_distances", "readonly", lambda: ((_readonly(_vec(8).reshape(4, 2)),), {})))
     add(Case("compute_distances", "overflow-nan", lambda: ((np.array([[1e200, 1.0], [np.nan, 0.0], [np.inf, 1.0]]),), {})))
     add(Case("compute_distances", "bad-1-D", lambda: ((_vec(6),), {}), raises=ValueError))

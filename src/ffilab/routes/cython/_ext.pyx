@@ -62,9 +62,9 @@ cdef object _as_index(str func, str name, object value, object minimum, object m
     except TypeError:
         raise TypeError(f"{func}: {name} must be an integer, got {type(value).__name__}") from None
     if n < minimum:
-        raise ValueError(f"{func}: {name} must be >= {minimum}, got {n}")
+        raise ValueError(f"{func}: {name} must be >= {minimum}, got {_show_int(n)}")
     if maximum is not None and n > maximum:
-        raise OverflowError(f"{func}: {name} must be <= {maximum}, got {n}")
+        raise OverflowError(f"{func}: {name} must be <= {maximum}, got {_show_int(n)}")
     return n
 
 
@@ -87,6 +87,12 @@ cdef str _describe(object arr):
     if isinstance(arr, np.ndarray):
         return f"{arr.dtype} array of shape {arr.shape}"
     return type(arr).__name__
+
+
+cdef str _show_int(object n):
+    # str() of an int past 4300 digits raises ValueError (CPython's limit), which would replace
+    # the contract's exception by another: describe huge values by their size instead.
+    return str(n) if n.bit_length() <= 256 else f"an integer of {n.bit_length()} bits"
 
 
 cdef int _check_float64(str func, str name, object arr, bint writable) except -1:
@@ -689,7 +695,7 @@ def find_nearest_k(object lat, object lon, object lats, object lons, object k):
     npoints = lats.shape[0]
     kk_obj = _as_index(f, "k", k, 0, None)
     if kk_obj > npoints:
-        raise ValueError(f"{f}: k must be <= the number of points ({npoints}), got {kk_obj}")
+        raise ValueError(f"{f}: k must be <= the number of points ({npoints}), got {_show_int(kk_obj)}")
     cdef int64_t kk = kk_obj
     cdef const double[::1] la = lats
     cdef const double[::1] lo = lons

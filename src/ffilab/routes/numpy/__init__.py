@@ -80,8 +80,9 @@ def scale_array(arr: np.ndarray, factor: float) -> None:
 def compute_distances(points: np.ndarray) -> np.ndarray:
     """Return ``sqrt(x*x + y*y)`` for each row (not ``np.hypot``, which rounds differently)."""
     contract.check_points("compute_distances", "points", points)
-    x = points[:, 0]
-    y = points[:, 1]
+    p = np.asarray(points)  # a subclass (np.matrix) is read as its raw data, like native code does
+    x = p[:, 0]
+    y = p[:, 1]
     with np.errstate(all="ignore"):
         return np.sqrt(x * x + y * y)
 

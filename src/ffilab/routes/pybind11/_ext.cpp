@@ -189,8 +189,12 @@ double as_real(const char *func, const char *name, py::handle obj) {
     return value;
 }
 
+// NumPy's NPY_ARRAY_ALIGNED flag (ndarraytypes.h; part of NumPy's stable ABI), which pybind11's
+// public py::array API does not name.
+constexpr int kNpyArrayAligned = 0x0100;
+
 // The checks common to every array argument, in the reference's order (type, dtype,
-// contiguity, writability).  Returns the caller's array itself, never a copy.
+// contiguity, alignment, writability).  Returns the caller's array itself, never a copy.
 py::array check_float64(const char *func, const char *name, py::handle obj, bool writable) {
     const char *what = writable ? " must be a writable C-contiguous float64 array, got "
                                 : " must be a C-contiguous float64 array, got ";
@@ -202,6 +206,11 @@ py::array check_float64(const char *func, const char *name, py::handle obj, bool
     auto arr = py::reinterpret_borrow<py::array>(obj);
     if (!(arr.flags() & py::array::c_style)) {
         throw_python(PyExc_ValueError, std::string(func) + ": " + name + what + "a non-contiguous array");
+    }
+    if (!(arr.flags() & kNpyArrayAligned)) {
+        // A float64 view at an odd byte offset: reading it through double* is undefined
+        // behaviour in C (and vectorised loops may fault on it), so the contract rejects it.
+        throw_python(PyExc_ValueError, std::string(func) + ": " + name + what + "a misaligned array");
     }
     if (writable && !arr.writeable()) {
         throw_python(PyExc_ValueError, std::string(func) + ": " + name + what + "a read-only array");
@@ -514,7 +523,7 @@ Multiply every element of ``arr`` by ``factor``, in place.
 Parameters
 ----------
 arr : numpy.ndarray
-    Writable, 1-D, C-contiguous, native float64.  Never copied: the caller's array is modified.
+    Writable, 1-D, C-contiguous, aligned, native float64.  Never copied: the caller's array is modified.
 factor : float
     Any real number.
 
@@ -527,7 +536,7 @@ Raises
 TypeError
     ``arr`` is not a float64 ndarray, or ``factor`` is not a real number.
 ValueError
-    ``arr`` is not 1-D, not C-contiguous, or read-only.
+    ``arr`` is not 1-D, not C-contiguous, misaligned, or read-only.
 OverflowError
     ``factor`` is an int too large for a float.
 )doc";
@@ -543,7 +552,7 @@ when the returned array (and every view of it) is gone.
 Parameters
 ----------
 points : numpy.ndarray
-    Shape ``(n, 2)``, C-contiguous, native float64.
+    Shape ``(n, 2)``, C-contiguous, aligned, native float64.
 
 Returns
 -------
@@ -555,7 +564,7 @@ Raises
 TypeError
     ``points`` is not a float64 ndarray.
 ValueError
-    ``points`` is not ``(n, 2)`` or not C-contiguous.
+    ``points`` is not ``(n, 2)``, not C-contiguous or misaligned.
 MemoryError
     The C core could not allocate the result.
 )doc";
@@ -595,7 +604,7 @@ Return the sum of ``a``, accumulated left to right.
 Parameters
 ----------
 a : numpy.ndarray
-    1-D, C-contiguous, native float64.
+    1-D, C-contiguous, aligned, native float64.
 
 Returns
 -------
@@ -607,7 +616,7 @@ Raises
 TypeError
     ``a`` is not a float64 ndarray.
 ValueError
-    ``a`` is not 1-D or not C-contiguous.
+    ``a`` is not 1-D, not C-contiguous or misaligned.
 )doc";
 
 constexpr const char *kFastDotDoc = R"doc(fast_dot(a, b)
@@ -618,7 +627,7 @@ Return the dot product of ``a`` and ``b``, accumulated left to right.
 Parameters
 ----------
 a, b : numpy.ndarray
-    1-D, C-contiguous, native float64, of the same length.
+    1-D, C-contiguous, aligned, native float64, of the same length.
 
 Returns
 -------
@@ -629,7 +638,7 @@ Raises
 TypeError
     ``a`` or ``b`` is not a float64 ndarray.
 ValueError
-    Not 1-D, not C-contiguous, or of different lengths.
+    Not 1-D, not C-contiguous, misaligned, or of different lengths.
 )doc";
 
 constexpr const char *kFastNormDoc = R"doc(fast_norm(a)
@@ -642,7 +651,7 @@ No rescaling: the sum of squares overflows to ``inf`` exactly as the reference's
 Parameters
 ----------
 a : numpy.ndarray
-    1-D, C-contiguous, native float64.
+    1-D, C-contiguous, aligned, native float64.
 
 Returns
 -------
@@ -653,7 +662,7 @@ Raises
 TypeError
     ``a`` is not a float64 ndarray.
 ValueError
-    ``a`` is not 1-D or not C-contiguous.
+    ``a`` is not 1-D, not C-contiguous or misaligned.
 )doc";
 
 constexpr const char *kScaleAndShiftDoc = R"doc(scale_and_shift(a, scale, shift=0.0)
@@ -664,7 +673,7 @@ Return a new array ``a * scale + shift``.
 Parameters
 ----------
 a : numpy.ndarray
-    1-D, C-contiguous, native float64 (not modified).
+    1-D, C-contiguous, aligned, native float64 (not modified).
 scale : float
     Any real number.
 shift : float, default 0.0
@@ -680,7 +689,7 @@ Raises
 TypeError
     ``a`` is not a float64 ndarray, or ``scale``/``shift`` is not a real number.
 ValueError
-    ``a`` is not 1-D or not C-contiguous.
+    ``a`` is not 1-D, not C-contiguous or misaligned.
 OverflowError
     ``scale`` or ``shift`` is an int too large for a float.
 )doc";
@@ -717,7 +726,7 @@ Parameters
 lat, lon : float
     The reference point, in degrees.
 lats, lons : numpy.ndarray
-    1-D, C-contiguous, native float64, of the same length.
+    1-D, C-contiguous, aligned, native float64, of the same length.
 
 Returns
 -------
@@ -729,7 +738,8 @@ Raises
 TypeError
     ``lat``/``lon`` is not a real number, or ``lats``/``lons`` is not a float64 ndarray.
 ValueError
-    ``lats``/``lons`` not 1-D, not C-contiguous, or of different lengths.
+    ``lats``/``lons`` not 1-D, not C-contiguous, misaligned, or of different
+    lengths.
 OverflowError
     ``lat`` or ``lon`` is an int too large for a float.
 )doc";
@@ -744,7 +754,7 @@ Parameters
 lat, lon : float
     The reference point, in degrees.
 lats, lons : numpy.ndarray
-    1-D, C-contiguous, native float64, of the same length ``n``.
+    1-D, C-contiguous, aligned, native float64, of the same length ``n``.
 k : int
     How many points to return, ``0 <= k <= n``.
 
@@ -760,7 +770,8 @@ TypeError
     ``lat``/``lon`` is not a real number, ``lats``/``lons`` is not a float64 ndarray, or ``k``
     is not an integer.
 ValueError
-    ``lats``/``lons`` not 1-D, not C-contiguous or of different lengths; ``k < 0`` or ``k > n``.
+    ``lats``/``lons`` not 1-D, not C-contiguous, misaligned or of different lengths;
+    ``k < 0`` or ``k > n``.
 OverflowError
     ``lat`` or ``lon`` is an int too large for a float.
 )doc";

@@ -90,7 +90,7 @@ def scale_array(arr: np.ndarray, factor: float) -> None:
 def compute_distances(points: np.ndarray) -> np.ndarray:
     """Return the distance of each row of the ``(n, 2)`` array ``points`` from the origin."""
     contract.check_points("compute_distances", "points", points)
-    flat = _floats(points.reshape(-1))
+    flat = _floats(np.asarray(points).reshape(-1))
     n = points.shape[0]
     out = np.empty(n, dtype=np.float64)
     for i in range(n):
