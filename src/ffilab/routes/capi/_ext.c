@@ -89,6 +89,19 @@ static int parse_args(const char *func, const char *const names[], Py_ssize_t nr
     return 0;
 }
 
+/* contract._show_int: str(n) for a reasonable int, its size in bits past 256 bits, because str()
+ * of an int past 4300 digits raises ValueError (CPython's limit), which would replace the
+ * contract's exception by another.  Returns a new reference, or NULL with an exception set. */
+static PyObject *show_int(PyObject *n) {
+    PyObject *bits = PyObject_CallMethod(n, "bit_length", NULL);
+    if (bits == NULL) return NULL;
+    long long nbits = PyLong_AsLongLong(bits);
+    Py_DECREF(bits);
+    if (nbits == -1 && PyErr_Occurred()) return NULL;
+    if (nbits <= 256) return PyObject_Str(n);
+    return PyUnicode_FromFormat("an integer of %lld bits", nbits);
+}
+
 /* contract.as_index: operator.index(obj) bounded to [0, maximum], checked on the Python int
  * *before* any conversion to a C type so that 2**64 + 5 can never wrap around to 5.  Values
  * below 0 raise ValueError; above maximum raise `above_exc` (OverflowError for a contract
@@ -112,19 +125,23 @@ static int as_index(const char *func, const char *name, PyObject *obj, long long
         return -1;
     }
     /* With overflow set, `value` is -1 and meaningless: decide on the sign of overflow alone. */
-    if (overflow < 0 || (overflow == 0 && value < 0)) {
-        PyErr_Format(PyExc_ValueError, "%s: %s must be >= 0, got %S", func, name, n);
+    int below = overflow < 0 || (overflow == 0 && value < 0);
+    int above = overflow > 0 || (overflow == 0 && value > maximum);
+    if (!below && !above) {
         Py_DECREF(n);
-        return -1;
+        *out = (int64_t)value;
+        return 0;
     }
-    if (overflow > 0 || value > maximum) {
-        PyErr_Format(above_exc, "%s: %s must be <= %lld%s, got %S", func, name, maximum, above_what, n);
-        Py_DECREF(n);
-        return -1;
-    }
+    PyObject *shown = show_int(n);
     Py_DECREF(n);
-    *out = (int64_t)value;
-    return 0;
+    if (shown == NULL) return -1;
+    if (below) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must be >= 0, got %U", func, name, shown);
+    } else {
+        PyErr_Format(above_exc, "%s: %s must be <= %lld%s, got %U", func, name, maximum, above_what, shown);
+    }
+    Py_DECREF(shown);
+    return -1;
 }
 
 /* contract.as_real: what PyFloat_AsDouble accepts (float, int, __float__, __index__).  Types with
@@ -171,7 +188,7 @@ static void raise_array_error(PyObject *exc, const char *func, const char *name,
 enum array_shape { SHAPE_VECTOR, SHAPE_POINTS };
 
 /* contract.check_array / check_points, in the contract's order (type, dtype, contiguity,
- * writability, shape) so that an argument breaking several rules raises the same class as in
+ * alignment, writability, shape) so that an argument breaking several rules raises the same class as in
  * the reference.  Returns `obj` itself (borrowed) — never a converted copy: an in-place kernel
  * writing into a temporary would silently lose its result. */
 static PyArrayObject *check_array(const char *func, const char *name, PyObject *obj, int writable,
@@ -189,6 +206,11 @@ static PyArrayObject *check_array(const char *func, const char *name, PyObject *
     }
     if (!PyArray_IS_C_CONTIGUOUS(arr)) {
         PyErr_Format(PyExc_ValueError, "%s: %s must be %s, got a non-contiguous array", func, name, expected);
+        return NULL;
+    }
+    /* Reading a misaligned double through double* is undefined behaviour in C (offset=1 views). */
+    if (!PyArray_ISALIGNED(arr)) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must be %s, got a misaligned array", func, name, expected);
         return NULL;
     }
     if (writable && !PyArray_ISWRITEABLE(arr)) {
