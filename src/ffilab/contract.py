@@ -59,6 +59,7 @@ __all__ = [
     "check_points",
     "check_same_length",
     "check_k",
+    "check_query",
     "nearest_order_key",
 ]
 
@@ -200,6 +201,22 @@ def check_same_length(func: str, a: np.ndarray, b: np.ndarray, names: str = "a a
     """Raise ValueError unless the two 1-D arrays are equally long."""
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"{func}: {names} must have the same length, got {a.shape[0]} and {b.shape[0]}")
+
+
+def check_query(func: str, lat: Any, lon: Any, lats: Any, lons: Any) -> tuple[float, float]:
+    """Check the arguments shared by the many-point haversine kernels, in the reference's order.
+
+    Returns
+    -------
+    lat, lon : float
+        The query point as floats (``lats`` and ``lons`` are checked, never copied).
+    """
+    lat0 = as_real(func, "lat", lat)
+    lon0 = as_real(func, "lon", lon)
+    check_array(func, "lats", lats)
+    check_array(func, "lons", lons)
+    check_same_length(func, lats, lons, "lats and lons")
+    return lat0, lon0
 
 
 def check_k(func: str, k: Any, n: int) -> int:

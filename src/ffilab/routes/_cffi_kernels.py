@@ -240,11 +240,7 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
     def haversine_many(lat: Any, lon: Any, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
         """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``."""
         f = "haversine_many"
-        lat0 = contract.as_real(f, "lat", lat)
-        lon0 = contract.as_real(f, "lon", lon)
-        contract.check_array(f, "lats", lats)
-        contract.check_array(f, "lons", lons)
-        contract.check_same_length(f, lats, lons, "lats and lons")
+        lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
         n = lats.shape[0]
         out = np.empty(n, dtype=np.float64)
         status = _haversine_many(
@@ -262,11 +258,7 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
         Ties are broken by the smaller index and NaN distances sort last, as in the reference.
         """
         f = "find_nearest_k"
-        lat0 = contract.as_real(f, "lat", lat)
-        lon0 = contract.as_real(f, "lon", lon)
-        contract.check_array(f, "lats", lats)
-        contract.check_array(f, "lons", lons)
-        contract.check_same_length(f, lats, lons, "lats and lons")
+        lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
         n = lats.shape[0]
         kk = contract.check_k(f, k, n)
         idx = np.empty(kk, dtype=np.int64)

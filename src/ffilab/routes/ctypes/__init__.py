@@ -202,11 +202,7 @@ def haversine_distance(lat1: float, lon1: float, lat2: float, lon2: float) -> fl
 def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
     """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``."""
     f = "haversine_many"
-    lat0 = contract.as_real(f, "lat", lat)
-    lon0 = contract.as_real(f, "lon", lon)
-    contract.check_array(f, "lats", lats)
-    contract.check_array(f, "lons", lons)
-    contract.check_same_length(f, lats, lons, "lats and lons")
+    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
     out = np.empty(lats.shape[0], dtype=np.float64)
     raise_for_status(f, _haversine_many(lat0, lon0, lats.ctypes.data, lons.ctypes.data, lats.shape[0], out.ctypes.data))
     return out
@@ -217,11 +213,7 @@ def find_nearest_k(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(indices, distances)`` of the ``k`` nearest points, nearest first."""
     f = "find_nearest_k"
-    lat0 = contract.as_real(f, "lat", lat)
-    lon0 = contract.as_real(f, "lon", lon)
-    contract.check_array(f, "lats", lats)
-    contract.check_array(f, "lons", lons)
-    contract.check_same_length(f, lats, lons, "lats and lons")
+    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
     kk = contract.check_k(f, k, lats.shape[0])
     idx = np.empty(kk, dtype=np.int64)
     dist = np.empty(kk, dtype=np.float64)

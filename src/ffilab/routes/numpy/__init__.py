@@ -209,11 +209,7 @@ def haversine_distance(lat1: float, lon1: float, lat2: float, lon2: float) -> fl
 def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
     """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``."""
     f = "haversine_many"
-    lat0 = contract.as_real(f, "lat", lat)
-    lon0 = contract.as_real(f, "lon", lon)
-    contract.check_array(f, "lats", lats)
-    contract.check_array(f, "lons", lons)
-    contract.check_same_length(f, lats, lons, "lats and lons")
+    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
     return _haversine_arrays(lat0, lon0, lats, lons)
 
 
@@ -226,11 +222,7 @@ def find_nearest_k(
     is then ordered by (NaN last, distance, index) with ``lexsort`` and the first k are kept.
     """
     f = "find_nearest_k"
-    lat0 = contract.as_real(f, "lat", lat)
-    lon0 = contract.as_real(f, "lon", lon)
-    contract.check_array(f, "lats", lats)
-    contract.check_array(f, "lons", lons)
-    contract.check_same_length(f, lats, lons, "lats and lons")
+    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
     kk = contract.check_k(f, k, lats.shape[0])
     if kk == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)

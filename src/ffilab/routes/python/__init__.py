@@ -239,11 +239,7 @@ def haversine_distance(lat1: float, lon1: float, lat2: float, lon2: float) -> fl
 def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
     """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``."""
     f = "haversine_many"
-    lat0 = contract.as_real(f, "lat", lat)
-    lon0 = contract.as_real(f, "lon", lon)
-    contract.check_array(f, "lats", lats)
-    contract.check_array(f, "lons", lons)
-    contract.check_same_length(f, lats, lons, "lats and lons")
+    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
     la = _floats(lats)
     lo = _floats(lons)
     out = np.empty(len(la), dtype=np.float64)
@@ -269,11 +265,7 @@ def find_nearest_k(
         ``k > len(lats)``, ``k < 0`` or ``lats``/``lons`` of different lengths.
     """
     f = "find_nearest_k"
-    lat0 = contract.as_real(f, "lat", lat)
-    lon0 = contract.as_real(f, "lon", lon)
-    contract.check_array(f, "lats", lats)
-    contract.check_array(f, "lons", lons)
-    contract.check_same_length(f, lats, lons, "lats and lons")
+    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
     kk = contract.check_k(f, k, lats.shape[0])
     la = _floats(lats)
     lo = _floats(lons)
