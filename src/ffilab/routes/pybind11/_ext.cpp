@@ -31,9 +31,12 @@ namespace py = pybind11;
 
 namespace {
 
-// Loops shorter than this keep the GIL: releasing and re-taking it costs about as much as a few
-// hundred loop iterations.  NumPy uses the same rule of thumb (NPY_BEGIN_THREADS_THRESHOLDED).
-constexpr int64_t kReleaseGilMinWork = 500;
+// Work below this size would keep the GIL.  It is 0: every route of ffilab releases the GIL around
+// its core calls whatever the size (ctypes and cffi always do, and cannot be told otherwise), so
+// a per-call overhead measured here compares like with like.  Releasing costs some tens of ns; a
+// threshold such as NumPy's (NPY_BEGIN_THREADS_THRESHOLDED, 500) would hide that cost in this
+// route only.
+constexpr int64_t kReleaseGilMinWork = 0;
 
 // Holds py::gil_scoped_release only when the work is long enough to repay it.  Every array the
 // released code reads stays referenced by a py::array in the caller's frame, so nothing it
