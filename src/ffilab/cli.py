@@ -128,10 +128,10 @@ def verify_command(
 def _print_matrix(
     names: list[str], kernels: list[str], results: dict[str, dict[str, list[dict[str, object]]]], failures: dict[str, str]
 ) -> None:
-    table = Table(title="ffilab verify: kernel x route against the reference")
-    table.add_column("kernel")
+    table = Table(title="ffilab verify: kernel x route against the reference", padding=(0, 0))
+    table.add_column("kernel", no_wrap=True)
     for name in names:
-        table.add_column(name, justify="center")
+        table.add_column(name, justify="center", no_wrap=True)
     for kern in kernels:
         row = [kern]
         for name in names:

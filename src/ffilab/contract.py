@@ -26,6 +26,12 @@ length mismatch             two arrays that must be equally long           Value
 ``k > n``                   ``find_nearest_k``                             ValueError
 ==========================  =============================================  ===============
 
+Calling convention: the single argument of ``sum_of_squares``, ``circle_area``,
+``compute_distances``, ``primes``, ``fast_sum``, ``fast_norm`` and ``Accumulator.add`` is
+positional-only (a keyword call is a TypeError) in every route, the reference included, so that
+the C API route can take it with ``METH_O``, the cheapest calling convention.  Every other argument
+may be passed by keyword, under the reference's names.
+
 Real arguments follow ``PyFloat_AsDouble`` exactly, so that the native routes need no rule of
 their own: NumPy complex scalars, which define ``__float__``, are accepted with NumPy's
 ``ComplexWarning`` (the imaginary part is dropped), Python's ``complex`` is rejected.

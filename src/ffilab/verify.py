@@ -24,6 +24,7 @@ a free tolerance:
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 from collections.abc import Callable, Sequence
@@ -372,6 +373,24 @@ def _cases() -> list[Case]:
         add(Case("find_nearest_k", f"bad-lats-{label}", lambda mk=mk: ((0.0, 0.0, mk(), _lons(6, 1), 1), {}), raises=exc))
     for label, value, exc in _REAL_BAD:
         add(Case("find_nearest_k", f"bad-lon-{label}", lambda v=value: ((0.0, v, _lats(3, 1), _lons(3, 1), 1), {}), raises=exc))
+    # Calling convention: single-argument kernels are positional-only, the others take keywords.
+    pos_only = {
+        "sum_of_squares": ("n", 5), "circle_area": ("radius", 2.0), "primes": ("n", 10),
+        "fast_sum": ("a", None), "fast_norm": ("a", None), "compute_distances": ("points", None),
+    }
+    for kernel, (arg, value) in pos_only.items():
+        def make(arg: str = arg, value: Any = value, kernel: str = kernel) -> Args:
+            if value is None:
+                value = _vec(8).reshape(4, 2) if kernel == "compute_distances" else _vec(5)
+            return (), {arg: value}
+        add(Case(kernel, f"bad-keyword-{arg}", make, raises=TypeError))
+    add(Case("Accumulator", "bad-keyword-add", scenario=lambda cls: cls().add(value=1.0), raises=TypeError))
+    add(Case("scale_array", "keywords", lambda: ((), {"arr": _vec(5), "factor": 2.0})))
+    add(Case("fast_dot", "keywords", lambda: ((), {"a": _vec(5), "b": _vec(5, 1)})))
+    add(Case("scale_and_shift", "keywords", lambda: ((), {"a": _vec(5), "scale": 2.0, "shift": 1.0})))
+    add(Case("haversine_distance", "keywords", lambda: ((), {"lat1": 1.0, "lon1": 2.0, "lat2": 3.0, "lon2": 4.0})))
+    add(Case("haversine_many", "keywords", lambda: ((), {"lat": 1.0, "lon": 2.0, "lats": _lats(5, 1), "lons": _lons(5, 1)})))
+    add(Case("find_nearest_k", "keywords", lambda: ((), {"lat": 1.0, "lon": 2.0, "lats": _lats(9, 1), "lons": _lons(9, 1), "k": 3})))
     return cases
 
 
@@ -519,6 +538,14 @@ def _invoke(module: ModuleType, case: Case) -> tuple[Any, tuple[Any, ...]]:
         return case.scenario(module.Accumulator), ()
     args, kwargs = case.make()
     result = getattr(module, case.kernel)(*args, **kwargs)
+    if kwargs:
+        # Comparisons read the arguments by position (array, scale, shift ...): bind the
+        # keywords to the reference's signature to get them in that order.
+        from ffilab.routes import python as reference
+
+        bound = inspect.signature(getattr(reference, case.kernel)).bind(*args, **kwargs)
+        bound.apply_defaults()
+        args = bound.args
     if case.kernel == "scale_array":
         # The in-place kernel's observable result is the caller's array, not the return value.
         if result is not None:

@@ -98,7 +98,7 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
     # the call expression so that it (and its buffer export) is released as soon as the call
     # returns, even when the status then raises; the caller's array keeps the memory alive.
 
-    def sum_of_squares(n: Any) -> int:
+    def sum_of_squares(n: Any, /) -> int:
         """Return the exact sum of ``i * i`` for ``0 <= i < n`` (128-bit loop in C).
 
         Parameters
@@ -118,7 +118,7 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
         raise_for_status("sum_of_squares", _sum_of_squares(n, halves, halves + 1))
         return (halves[0] << 64) | halves[1]
 
-    def circle_area(radius: Any) -> float:
+    def circle_area(radius: Any, /) -> float:
         """Return ``pi * radius * radius``."""
         return _circle_area(contract.as_real("circle_area", "radius", radius))
 
@@ -128,7 +128,7 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
         f = contract.as_real("scale_array", "factor", factor)
         raise_for_status("scale_array", _scale_array(from_buffer(double_array, arr, True), arr.shape[0], f))
 
-    def compute_distances(points: np.ndarray) -> np.ndarray:
+    def compute_distances(points: np.ndarray, /) -> np.ndarray:
         """Return the distances from the origin of the rows of ``points`` (shape ``(n, 2)``).
 
         The result is the buffer the C core allocated, handed to NumPy without a copy: the array's
@@ -143,7 +143,7 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
         owned = gc(raw, _free)
         return np.frombuffer(buffer(owned, n * 8), dtype=np.float64)
 
-    def primes(n: Any) -> list[int]:
+    def primes(n: Any, /) -> list[int]:
         """Return the primes below ``n`` by the lesson's trial division (``0 <= n <= 2**31 - 1``)."""
         n = contract.as_index("primes", "n", n, maximum=contract.PRIMES_MAX_N)
         out = new("int64_t **")
@@ -156,7 +156,7 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
         finally:
             _free(out[0])  # NULL when the core failed; ffl_free(NULL) is a no-op
 
-    def fast_sum(a: np.ndarray) -> float:
+    def fast_sum(a: np.ndarray, /) -> float:
         """Return the left-to-right sum of ``a``."""
         contract.check_array("fast_sum", "a", a)
         return _fast_sum(from_buffer(double_array, a), a.shape[0])
@@ -168,7 +168,7 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
         contract.check_same_length("fast_dot", a, b)
         return _fast_dot(from_buffer(double_array, a), from_buffer(double_array, b), a.shape[0])
 
-    def fast_norm(a: np.ndarray) -> float:
+    def fast_norm(a: np.ndarray, /) -> float:
         """Return ``sqrt(sum(x * x))`` of ``a`` (no rescaling)."""
         contract.check_array("fast_norm", "a", a)
         return _fast_norm(from_buffer(double_array, a), a.shape[0])
@@ -205,7 +205,7 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
                 raise MemoryError("Accumulator: the C core could not allocate an accumulator")
             self._handle = gc(raw, _acc_free)
 
-        def add(self, value: Any) -> None:
+        def add(self, value: Any, /) -> None:
             """Add ``value`` to the total and count it."""
             v = contract.as_real("Accumulator.add", "value", value)
             raise_for_status("Accumulator.add", _acc_add(self._handle, v))

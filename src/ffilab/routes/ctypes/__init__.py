@@ -70,7 +70,7 @@ _acc_count = _declare("ffl_acc_count", c_int64, c_void_p)
 _acc_total = _declare("ffl_acc_total", c_double, c_void_p)
 
 
-def sum_of_squares(n: int) -> int:
+def sum_of_squares(n: int, /) -> int:
     """Return the exact sum of ``i * i`` for ``0 <= i < n`` (see the reference)."""
     n = contract.as_index("sum_of_squares", "n", n, maximum=contract.SUM_OF_SQUARES_MAX_N)
     hi, lo = c_uint64(), c_uint64()
@@ -78,7 +78,7 @@ def sum_of_squares(n: int) -> int:
     return (hi.value << 64) | lo.value
 
 
-def circle_area(radius: float) -> float:
+def circle_area(radius: float, /) -> float:
     """Return ``pi * radius * radius``."""
     return _circle_area(contract.as_real("circle_area", "radius", radius))
 
@@ -90,7 +90,7 @@ def scale_array(arr: np.ndarray, factor: float) -> None:
     raise_for_status("scale_array", _scale_array(arr.ctypes.data, arr.shape[0], f))
 
 
-def compute_distances(points: np.ndarray) -> np.ndarray:
+def compute_distances(points: np.ndarray, /) -> np.ndarray:
     """Return the distances from the origin of the rows of ``points`` (shape ``(n, 2)``).
 
     The result buffer is allocated by C (``malloc``) and handed to NumPy without a copy: the
@@ -107,7 +107,7 @@ def compute_distances(points: np.ndarray) -> np.ndarray:
     return np.frombuffer(owner, dtype=np.float64)
 
 
-def primes(n: int) -> list[int]:
+def primes(n: int, /) -> list[int]:
     """Return the primes below ``n`` by the lesson's trial division."""
     n = contract.as_index("primes", "n", n, maximum=contract.PRIMES_MAX_N)
     out = POINTER(c_int64)()
@@ -119,7 +119,7 @@ def primes(n: int) -> list[int]:
         _free(out)
 
 
-def fast_sum(a: np.ndarray) -> float:
+def fast_sum(a: np.ndarray, /) -> float:
     """Return the left-to-right sum of ``a``."""
     contract.check_array("fast_sum", "a", a)
     return _fast_sum(a.ctypes.data, a.shape[0])
@@ -133,7 +133,7 @@ def fast_dot(a: np.ndarray, b: np.ndarray) -> float:
     return _fast_dot(a.ctypes.data, b.ctypes.data, a.shape[0])
 
 
-def fast_norm(a: np.ndarray) -> float:
+def fast_norm(a: np.ndarray, /) -> float:
     """Return ``sqrt(sum(x * x))`` of ``a``."""
     contract.check_array("fast_norm", "a", a)
     return _fast_norm(a.ctypes.data, a.shape[0])
@@ -166,7 +166,7 @@ class Accumulator:
         self._handle = handle
         self._finalizer = weakref.finalize(self, _acc_free, handle)
 
-    def add(self, value: float) -> None:
+    def add(self, value: float, /) -> None:
         """Add ``value`` to the total and count it."""
         _acc_add(self._handle, contract.as_real("Accumulator.add", "value", value))
 

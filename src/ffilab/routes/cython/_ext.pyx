@@ -133,7 +133,7 @@ cdef int _check_same_length(str func, object a, object b, str names) except -1:
 # Kernels.
 # ---------------------------------------------------------------------------------------------
 
-def sum_of_squares(object n):
+def sum_of_squares(object n, /):
     """Return the exact sum of ``i * i`` for ``0 <= i < n``.
 
     The loop runs in C with the GIL released: each ``i * i`` in uint64 (exact, as ``i < 2**32``)
@@ -169,7 +169,7 @@ def sum_of_squares(object n):
     return (<object>hi << 64) | <object>lo
 
 
-def circle_area(object radius):
+def circle_area(object radius, /):
     """Return the area ``pi * radius * radius`` of a circle, evaluated left to right.
 
     Parameters
@@ -225,7 +225,7 @@ def scale_array(object arr, object factor):
             v[i] = v[i] * f
 
 
-def compute_distances(object points):
+def compute_distances(object points, /):
     """Return the distance from the origin of each row ``(x, y)`` of ``points``.
 
     Parameters
@@ -264,7 +264,7 @@ def compute_distances(object points):
     return out
 
 
-def primes(object n):
+def primes(object n, /):
     """Return the primes below ``n`` by the lesson's trial division.
 
     Each candidate is divided by every ``d`` in ``2 .. candidate - 1`` until the first divisor,
@@ -325,7 +325,7 @@ def primes(object n):
         free(buf)
 
 
-def fast_sum(object a):
+def fast_sum(object a, /):
     """Return the sum of ``a``, accumulated left to right.
 
     Parameters
@@ -387,7 +387,7 @@ def fast_dot(object a, object b):
     return total
 
 
-def fast_norm(object a):
+def fast_norm(object a, /):
     """Return the L2 norm ``sqrt(sum(x * x))`` of ``a``.
 
     No rescaling: like the C loop it overflows to inf when the sum of squares does.
@@ -489,7 +489,7 @@ Running total and count of the values added to it, kept in C fields of the objec
         self._total = _as_real("Accumulator", "initial", initial)
         self._count = 0
 
-    def add(self, object value):
+    def add(self, object value, /):
         """Add ``value`` to the total and count it.
 
         Parameters

@@ -44,7 +44,7 @@ _MASK32 = np.uint64(0xFFFFFFFF)
 _DEG_TO_RAD = math.pi / 180.0
 
 
-def sum_of_squares(n: int) -> int:
+def sum_of_squares(n: int, /) -> int:
     """Return the exact sum of ``i * i`` for ``0 <= i < n``.
 
     NumPy has no 128-bit integers.  For ``i < 2**32``, ``i * i`` is exact in uint64; each block
@@ -62,7 +62,7 @@ def sum_of_squares(n: int) -> int:
     return total
 
 
-def circle_area(radius: float) -> float:
+def circle_area(radius: float, /) -> float:
     """Return ``pi * radius * radius`` (NumPy adds nothing to one scalar; kept for completeness)."""
     r = np.float64(contract.as_real("circle_area", "radius", radius))
     with np.errstate(all="ignore"):
@@ -77,7 +77,7 @@ def scale_array(arr: np.ndarray, factor: float) -> None:
         arr *= f
 
 
-def compute_distances(points: np.ndarray) -> np.ndarray:
+def compute_distances(points: np.ndarray, /) -> np.ndarray:
     """Return ``sqrt(x*x + y*y)`` for each row (not ``np.hypot``, which rounds differently)."""
     contract.check_points("compute_distances", "points", points)
     p = np.asarray(points)  # a subclass (np.matrix) is read as its raw data, like native code does
@@ -87,7 +87,7 @@ def compute_distances(points: np.ndarray) -> np.ndarray:
         return np.sqrt(x * x + y * y)
 
 
-def primes(n: int) -> list[int]:
+def primes(n: int, /) -> list[int]:
     """Return the primes below ``n`` by the reference's trial division, vectorised over candidates.
 
     Divisor ``d`` is tried on every candidate that is still undecided and greater than ``d``;
@@ -112,7 +112,7 @@ def primes(n: int) -> list[int]:
     return np.concatenate(found).tolist() if found else []
 
 
-def fast_sum(a: np.ndarray) -> float:
+def fast_sum(a: np.ndarray, /) -> float:
     """Return ``np.sum(a)`` (pairwise summation)."""
     contract.check_array("fast_sum", "a", a)
     with np.errstate(all="ignore"):
@@ -128,7 +128,7 @@ def fast_dot(a: np.ndarray, b: np.ndarray) -> float:
         return float(np.dot(a, b))
 
 
-def fast_norm(a: np.ndarray) -> float:
+def fast_norm(a: np.ndarray, /) -> float:
     """Return ``sqrt(dot(a, a))``: the naive norm, like the reference (np.linalg.norm rescales)."""
     contract.check_array("fast_norm", "a", a)
     with np.errstate(all="ignore"):
@@ -159,7 +159,7 @@ class Accumulator:
         self._total = np.float64(contract.as_real("Accumulator", "initial", initial))
         self._count = 0
 
-    def add(self, value: float) -> None:
+    def add(self, value: float, /) -> None:
         """Add ``value`` to the total and count it."""
         value = np.float64(contract.as_real("Accumulator.add", "value", value))
         with np.errstate(all="ignore"):

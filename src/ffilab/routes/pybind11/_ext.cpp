@@ -468,7 +468,7 @@ constexpr const char *kModuleDoc = R"doc(Route pybind11: the lesson's kernels bo
 Every argument is checked in C++ against ffilab's contract (ffilab.contract), raising the
 reference's exception class; arrays are never converted or copied.)doc";
 
-constexpr const char *kSumOfSquaresDoc = R"doc(sum_of_squares(n)
+constexpr const char *kSumOfSquaresDoc = R"doc(sum_of_squares(n, /)
 --
 
 Return the exact sum of ``i * i`` for ``0 <= i < n``.
@@ -496,7 +496,7 @@ OverflowError
     ``n > 2**32``.
 )doc";
 
-constexpr const char *kCircleAreaDoc = R"doc(circle_area(radius)
+constexpr const char *kCircleAreaDoc = R"doc(circle_area(radius, /)
 --
 
 Return ``pi * radius * radius``, evaluated left to right.
@@ -544,7 +544,7 @@ OverflowError
     ``factor`` is an int too large for a float.
 )doc";
 
-constexpr const char *kComputeDistancesDoc = R"doc(compute_distances(points)
+constexpr const char *kComputeDistancesDoc = R"doc(compute_distances(points, /)
 --
 
 Return the distance of each row of ``points`` from the origin.
@@ -572,7 +572,7 @@ MemoryError
     The C core could not allocate the result.
 )doc";
 
-constexpr const char *kPrimesDoc = R"doc(primes(n)
+constexpr const char *kPrimesDoc = R"doc(primes(n, /)
 --
 
 Return the primes below ``n`` by the lesson's trial division.
@@ -599,7 +599,7 @@ OverflowError
     ``n > 2**31 - 1``.
 )doc";
 
-constexpr const char *kFastSumDoc = R"doc(fast_sum(a)
+constexpr const char *kFastSumDoc = R"doc(fast_sum(a, /)
 --
 
 Return the sum of ``a``, accumulated left to right.
@@ -644,7 +644,7 @@ ValueError
     Not 1-D, not C-contiguous, misaligned, or of different lengths.
 )doc";
 
-constexpr const char *kFastNormDoc = R"doc(fast_norm(a)
+constexpr const char *kFastNormDoc = R"doc(fast_norm(a, /)
 --
 
 Return the L2 norm ``sqrt(sum(x * x))`` of ``a``.
@@ -803,7 +803,7 @@ constexpr const char *kAccumulatorInitDoc = R"doc(__init__(self, initial=0.0)
 Start with total ``initial`` and count 0.
 )doc";
 
-constexpr const char *kAddDoc = R"doc(add(self, value)
+constexpr const char *kAddDoc = R"doc(add(self, value, /)
 --
 
 Add ``value`` to the total and count it.
@@ -843,14 +843,14 @@ PYBIND11_MODULE(_ext, m) {
 
     m.doc() = kModuleDoc;
 
-    m.def("sum_of_squares", &sum_of_squares, kSumOfSquaresDoc, py::arg("n"));
-    m.def("circle_area", &circle_area, kCircleAreaDoc, py::arg("radius"));
+    m.def("sum_of_squares", &sum_of_squares, kSumOfSquaresDoc, py::arg("n"), py::pos_only());
+    m.def("circle_area", &circle_area, kCircleAreaDoc, py::arg("radius"), py::pos_only());
     m.def("scale_array", &scale_array, kScaleArrayDoc, py::arg("arr"), py::arg("factor"));
-    m.def("compute_distances", &compute_distances, kComputeDistancesDoc, py::arg("points"));
-    m.def("primes", &primes, kPrimesDoc, py::arg("n"));
-    m.def("fast_sum", &fast_sum, kFastSumDoc, py::arg("a"));
+    m.def("compute_distances", &compute_distances, kComputeDistancesDoc, py::arg("points"), py::pos_only());
+    m.def("primes", &primes, kPrimesDoc, py::arg("n"), py::pos_only());
+    m.def("fast_sum", &fast_sum, kFastSumDoc, py::arg("a"), py::pos_only());
     m.def("fast_dot", &fast_dot, kFastDotDoc, py::arg("a"), py::arg("b"));
-    m.def("fast_norm", &fast_norm, kFastNormDoc, py::arg("a"));
+    m.def("fast_norm", &fast_norm, kFastNormDoc, py::arg("a"), py::pos_only());
     m.def("scale_and_shift", &scale_and_shift, kScaleAndShiftDoc, py::arg("a"), py::arg("scale"),
           py::arg("shift") = 0.0);
     m.def("haversine_distance", &haversine_distance, kHaversineDistanceDoc, py::arg("lat1"), py::arg("lon1"),
@@ -869,7 +869,7 @@ PYBIND11_MODULE(_ext, m) {
              kAccumulatorInitDoc, py::arg("initial") = 0.0)
         .def(
             "add", [](Accumulator &self, py::handle value) { self.add(as_real("Accumulator.add", "value", value)); },
-            kAddDoc, py::arg("value"))
+            kAddDoc, py::arg("value"), py::pos_only())
         .def("mean", &Accumulator::mean, kMeanDoc)
         .def_property_readonly("count", &Accumulator::count, "Number of values added (read-only).")
         .def_property_readonly("total", &Accumulator::total, "Current total (read-only).")

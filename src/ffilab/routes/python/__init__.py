@@ -43,7 +43,7 @@ def _floats(arr: np.ndarray) -> list[float]:
     return np.asarray(arr).tolist()
 
 
-def sum_of_squares(n: int) -> int:
+def sum_of_squares(n: int, /) -> int:
     """Return the exact sum of ``i * i`` for ``0 <= i < n``.
 
     Parameters
@@ -72,7 +72,7 @@ def sum_of_squares(n: int) -> int:
     return total
 
 
-def circle_area(radius: float) -> float:
+def circle_area(radius: float, /) -> float:
     """Return ``pi * radius * radius`` (evaluated left to right, as in C)."""
     r = contract.as_real("circle_area", "radius", radius)
     return math.pi * r * r
@@ -87,7 +87,7 @@ def scale_array(arr: np.ndarray, factor: float) -> None:
         arr[i] = values[i] * f
 
 
-def compute_distances(points: np.ndarray) -> np.ndarray:
+def compute_distances(points: np.ndarray, /) -> np.ndarray:
     """Return the distance of each row of the ``(n, 2)`` array ``points`` from the origin."""
     contract.check_points("compute_distances", "points", points)
     flat = _floats(np.asarray(points).reshape(-1))
@@ -100,7 +100,7 @@ def compute_distances(points: np.ndarray) -> np.ndarray:
     return out
 
 
-def primes(n: int) -> list[int]:
+def primes(n: int, /) -> list[int]:
     """Return the primes below ``n`` by the lesson's trial division.
 
     Each candidate is divided by every ``d`` in ``2 .. candidate - 1`` until the first divisor.
@@ -118,7 +118,7 @@ def primes(n: int) -> list[int]:
     return result
 
 
-def fast_sum(a: np.ndarray) -> float:
+def fast_sum(a: np.ndarray, /) -> float:
     """Return the sum of ``a``, accumulated left to right."""
     contract.check_array("fast_sum", "a", a)
     total = 0.0
@@ -138,7 +138,7 @@ def fast_dot(a: np.ndarray, b: np.ndarray) -> float:
     return total
 
 
-def fast_norm(a: np.ndarray) -> float:
+def fast_norm(a: np.ndarray, /) -> float:
     """Return the L2 norm ``sqrt(sum(x * x))`` of ``a`` (no rescaling: overflows like C)."""
     contract.check_array("fast_norm", "a", a)
     sum_sq = 0.0
@@ -174,7 +174,7 @@ class Accumulator:
         self._total = contract.as_real("Accumulator", "initial", initial)
         self._count = 0
 
-    def add(self, value: float) -> None:
+    def add(self, value: float, /) -> None:
         """Add ``value`` to the total and count it."""
         self._total += contract.as_real("Accumulator.add", "value", value)
         self._count += 1
