@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from collections import defaultdict
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -145,8 +146,10 @@ def _print_matrix(
     console.print(table)
 
 
-def _fmt_time(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"
@@ -154,46 +157,123 @@ def _fmt_time(seconds: float) -> str:
 
 @app.command("bench")
 def bench_command(
-    route: Annotated[Optional[list[str]], typer.Option("--route", "-r", help="Route(s) to time (default: all).")] = None,
-    kernel: Annotated[Optional[list[str]], typer.Option("--kernel", "-k", help="Kernel(s) to time (default: all).")] = None,
-    full: Annotated[bool, typer.Option("--full", help="The lesson's sizes (n = 1e8 ...): takes longer.")] = False,
-    repeats: Annotated[int, typer.Option(help="Timed repeats per measurement.")] = 7,
-    min_time: Annotated[float, typer.Option(help="Minimum CPU seconds per repeat (loop calibration).")] = 0.05,
-    json_out: Annotated[Optional[str], typer.Option("--json", help="Also write the results as JSON to this file.")] = None,
+    route: Annotated[Optional[list[str]], typer.Option("--route", "-r", help="Route(s) to time (default: all; python is always timed as the baseline).")] = None,
+    kernel: Annotated[Optional[list[str]], typer.Option("--kernel", "-k", help="Throughput kernel(s) to time (default: all).")] = None,
+    full: Annotated[bool, typer.Option("--full", help="The lesson's sizes (n = 1e8 ...) and the full sweep to 1e8: takes much longer.")] = False,
+    timer: Annotated[str, typer.Option(help="cpu (process CPU time, steadier on shared machines) or wall.")] = "cpu",
+    processes: Annotated[int, typer.Option(help="pyperf worker processes per benchmark.")] = 2,
+    values: Annotated[int, typer.Option(help="Timed values per worker process.")] = 3,
+    min_time: Annotated[float, typer.Option(help="Minimum seconds per value (pyperf loop calibration).")] = 0.05,
+    sweep: Annotated[bool, typer.Option(help="Run the scaling sweep over n.")] = True,
+    startup: Annotated[bool, typer.Option(help="Measure binary sizes and import times.")] = True,
+    out: Annotated[str, typer.Option("--out", "-o", help="Where to save the results (JSON; a .pyperf.json file is written beside it).")] = "ffilab-bench.json",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON instead of tables.")] = False,
 ) -> None:
-    """Time every available route on the lesson's kernels (verified first), with speedups vs Python."""
+    """Measure every available route: per-call overhead, throughput, scaling, size and start-up."""
     from rich.progress import Progress
 
     from ffilab import bench
 
-    with Progress(console=console, transient=True) as progress:
+    if timer not in ("cpu", "wall"):
+        raise typer.BadParameter("--timer must be cpu or wall")
+    config = bench.Config(route, kernel, full=full, timer=timer, processes=processes, values=values,
+                          min_time=min_time, sweep=sweep, startup=startup)
+    out_path = Path(out)
+    pyperf_path = out_path.with_suffix(".pyperf.json")
+    with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("benchmarking", total=None)
-        results = bench.run(
-            route, kernel, full=full, repeats=repeats, min_time=min_time,
-            progress=lambda what: progress.update(task, description=f"timing {what}"),
-        )
-    by_kernel: dict[tuple[str, str], list[bench.Measurement]] = defaultdict(list)
-    for m in results:
-        by_kernel[(m.kernel, m.label)].append(m)
-    for (kern, label), rows in by_kernel.items():
-        base = next((m.median_s for m in rows if m.route == "python" and m.status == "ok"), float("nan"))
-        table = Table(title=f"{kern} ({label})", title_justify="left")
-        for col, justify in (("route", "left"), ("time per call", "right"), ("speedup vs python", "right"), ("IQR", "right"), ("notes", "left")):
-            table.add_column(col, justify=justify)  # type: ignore[arg-type]
-        for m in sorted(rows, key=lambda m: (m.status != "ok", m.median_s)):
-            if m.status != "ok":
-                table.add_row(m.route, "-", "-", "-", m.status)
-                continue
-            speedup = f"{base / m.median_s:.1f}x" if base == base else "-"
-            table.add_row(m.route, _fmt_time(m.median_s), speedup, f"{m.spread:.0%}", "; ".join(m.notes))
-        console.print(table)
-    console.print("CPU time per call, median of repeats after calibration and warm-up; every route verified first.")
-    if json_out:
-        with open(json_out, "w", encoding="utf-8") as f:
-            f.write(bench.to_json(results))
-        console.print(f"results written to {json_out}")
-    if any(m.status.startswith("FAILS") for m in results):
+        results = bench.run(config, progress=lambda what: progress.update(task, description=what), pyperf_out=pyperf_path)
+    out_path.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    if as_json:
+        print(json.dumps(results, indent=1))
+        return
+    _print_bench(results)
+    console.print(f"results: {out_path} (pyperf suite: {pyperf_path}); `ffilab report {out_path}` renders them")
+    if any(str(r["status"]).startswith(("fails", "not really")) for r in results["throughput"] + results["overhead"]):
         raise typer.Exit(1)
+
+
+def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
+    meta = results["metadata"]
+    console.print(f"[bold]ffilab bench[/] {meta['mode']} · {meta['cpu']} · {meta['cpu_count']} cores · "
+                  f"Python {meta['python']} · timer: {meta['timer']} time · pyperf {meta['processes']}x{meta['values']} values")
+    calls = list(dict.fromkeys(r["call"] for r in results["overhead"] if r["route"] != "(floor)"))
+    table = Table(title="Per-call overhead (median; IQR in brackets)", title_justify="left")
+    table.add_column("route")
+    for call in calls:
+        table.add_column(call, justify="right")
+    rows: dict[str, dict[str, str]] = defaultdict(dict)
+    for r in results["overhead"]:
+        if r["route"] == "(floor)":
+            continue
+        rows[r["route"]][r["call"]] = (
+            f"{_fmt_time(r['median_s'])} [{r['spread']:.0%}]" if r["status"] == "ok" else r["status"].split(":")[0]
+        )
+    for name, cells in rows.items():
+        table.add_row(name, *[cells.get(c, "-") for c in calls])
+    console.print(table)
+    floors = [f"{r['call']} {_fmt_time(r['median_s'])}" for r in results["overhead"] if r["route"] == "(floor)"]
+    console.print("floors in the same run: " + ", ".join(floors))
+
+    by_work: dict[tuple[str, str], list[dict]] = defaultdict(list)  # type: ignore[type-arg]
+    for r in results["throughput"]:
+        by_work[(r["kernel"], r["label"])].append(r)
+    for (kern, label), rs in by_work.items():
+        table = Table(title=f"{kern} ({label})", title_justify="left")
+        for col, justify in (("Approach", "left"), ("Time", "right"), ("Speedup", "right"), ("IQR", "right"), ("notes", "left")):
+            table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        for r in sorted(rs, key=lambda r: (r["status"] != "ok", r["median_s"] or 0.0)):
+            if r["status"] != "ok":
+                table.add_row(r["route"], "-", "-", "-", r["status"])
+                continue
+            speed = f"{r['speedup_vs_python']:.1f}x" if r["speedup_vs_python"] else "-"
+            name = r["route"] + (" [closed form]" if r["closed_form"] else "")
+            table.add_row(name, _fmt_time(r["median_s"]), speed, f"{r['spread']:.0%}", "; ".join(r["notes"]))
+        console.print(table)
+
+    if results["crossovers"]:
+        table = Table(title="Scaling: smallest n from which a route stays faster", title_justify="left")
+        for col in ("kernel", "route", "vs python", "vs numpy"):
+            table.add_column(col)
+        cross: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+        for c in results["crossovers"]:
+            cross[(c["kernel"], c["route"])][c["versus"]] = "never" if c["n"] is None else f"{c['n']:,}"
+        for (kern, name), cells in sorted(cross.items()):
+            table.add_row(kern, name, cells.get("python", "-"), cells.get("numpy", "-"))
+        console.print(table)
+    if results["build"]:
+        table = Table(title="Size and start-up", title_justify="left")
+        for col in ("route", "binary size", "import time", "build time"):
+            table.add_column(col, justify="right" if col != "route" else "left")
+        for b in results["build"]:
+            size = f"{b['size_bytes'] / 1024:.0f} KiB" if b["size_bytes"] else "-"
+            table.add_row(b["route"], size, _fmt_time(b["import_s"]), _fmt_time(b["build_s"]))
+        console.print(table)
+
+
+@app.command("report")
+def report_command(
+    results: Annotated[str, typer.Argument(help="A results file written by `ffilab bench`.")],
+    out: Annotated[str, typer.Option("--out", "-o", help="Directory for report.md, report.html and the plots.")] = "ffilab-report",
+) -> None:
+    """Render a results file as Markdown and self-contained HTML, with plots and the decision table."""
+    from ffilab.report import write_report
+
+    paths = write_report(results, out)
+    for kind, path in paths.items():
+        console.print(f"{kind}: {path}")
+
+
+@app.command("compare")
+def compare_command(
+    a: Annotated[str, typer.Argument(help="The earlier results file.")],
+    b: Annotated[str, typer.Argument(help="The later results file.")],
+    only_significant: Annotated[bool, typer.Option(help="Show only significant changes.")] = False,
+) -> None:
+    """Show what changed between two `ffilab bench` runs, with significance."""
+    from ffilab.compare import main as compare_main
+
+    raise typer.Exit(compare_main(a, b, only_significant=only_significant))
 
 
 def main() -> None:

@@ -1,0 +1,382 @@
+"""``ffilab bench``: every available route measured side by side, honestly, on this machine.
+
+How it measures (the reasons users can trust the numbers):
+
+* every route's result on each benchmark input is first checked against the reference with the
+  bounds of :mod:`ffilab.verify`; a route that disagrees is reported as failing and not timed;
+* a route declared compiled whose kernels turn out to be Python functions is refused;
+* overhead and throughput run under pyperf: worker processes, loop calibration, warm-ups
+  (:mod:`ffilab.bench._pyperf_script`); the timer is CPU time by default (``--timer wall``
+  otherwise); medians are reported with the interquartile range, and a spread of 10 % or more of
+  the median is flagged unstable;
+* every route is timed through its public function object, so a route that needs a Python
+  wrapper (ctypes, cffi) pays for it;
+* the honesty guard times ``sum_of_squares`` again at twice the size: a loop takes about twice as
+  long; a ratio below 1.5 means a compiler replaced the loop by a closed form, and the row is
+  labelled as such, never as loop speed;
+* the machine, the build (compilers, flags) and package versions are recorded with the results.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import inspect
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import ffilab
+from ffilab import _registry
+from ffilab.bench.workloads import OVERHEAD_CALLS, SWEEP_KERNELS, throughput_workloads
+from ffilab.verify import compare_results
+
+__all__ = ["Config", "closed_form_ratio", "compiled_problem", "crossovers", "metadata", "run", "summarize"]
+
+FORMAT = "ffilab-bench/2"
+FLOOR_ROUTE = "(floor)"
+UNSTABLE_SPREAD = 0.10
+CLOSED_FORM_RATIO = 1.5
+
+
+@dataclass
+class Config:
+    """What to run: routes, kernels, sizes, timer and pyperf's effort."""
+
+    routes: list[str] | None = None
+    kernels: list[str] | None = None
+    full: bool = False
+    timer: str = "cpu"
+    processes: int = 2
+    values: int = 3
+    warmups: int = 1
+    min_time: float = 0.05
+    sweep: bool = True
+    startup: bool = True
+
+    @property
+    def mode(self) -> str:
+        return "full" if self.full else "quick"
+
+
+def summarize(samples: list[float]) -> dict[str, Any]:
+    """Median, quartiles and relative spread (IQR / median) of ``samples``."""
+    median = statistics.median(samples)
+    if len(samples) >= 2:
+        q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
+    else:
+        q1 = q3 = median
+    spread = (q3 - q1) / median if median > 0 else 0.0
+    return {"median_s": median, "q1_s": q1, "q3_s": q3, "spread": spread, "unstable": spread >= UNSTABLE_SPREAD}
+
+
+def closed_form_ratio(t_n: float, t_2n: float) -> tuple[float, bool]:
+    """Return the time ratio for doubling n and whether it betrays a closed form (< 1.5)."""
+    ratio = t_2n / t_n if t_n > 0 else float("inf")
+    return ratio, ratio < CLOSED_FORM_RATIO
+
+
+def compiled_problem(name: str) -> str:
+    """Return why a route registered as compiled is not really compiled here ("" if it is).
+
+    An extension route's kernels must come from a compiled module file.  An FFI route (ctypes,
+    cffi) legitimately wraps foreign functions in Python, so it must hold a foreign library and
+    must not import the pure-Python reference.
+    """
+    spec = next(s for s in _registry.ROUTES if s.name == name)
+    if not spec.compiled:
+        return ""
+    module = ffilab.route(name)
+    if _calls_foreign_code(module):
+        source = inspect.getsource(module)
+        if "ffilab.routes.python" in source or "routes import python" in source:
+            return "its module imports the pure-Python reference"
+        return ""
+    for kernel in ffilab.KERNELS:
+        home = importlib.import_module(getattr(module, kernel).__module__)
+        home_file = str(getattr(home, "__file__", ""))
+        if not home_file.endswith((".so", ".pyd")):
+            return f"{kernel} comes from {home_file or home.__name__}, not from a compiled module"
+    return ""
+
+
+def _calls_foreign_code(module: Any) -> bool:
+    import ctypes
+
+    lib = getattr(module, "_lib", None) or getattr(module, "lib", None)
+    if isinstance(lib, ctypes.CDLL):
+        return True
+    try:
+        import cffi
+
+        ffi = getattr(module, "ffi", None)
+        return isinstance(ffi, cffi.FFI) or type(ffi).__name__ == "FFI"
+    except ImportError:
+        return False
+
+
+def crossovers(scaling: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Smallest swept n from which each route beats python / numpy at every larger common n."""
+    table: dict[tuple[str, str], dict[int, float]] = {}
+    for row in scaling:
+        table.setdefault((row["route"], row["kernel"]), {})[row["n"]] = row["median_s"]
+    out = []
+    for (route, kernel), times in sorted(table.items()):
+        for versus in ("python", "numpy"):
+            if route == versus or (versus, kernel) not in table:
+                continue
+            base = table[(versus, kernel)]
+            common = sorted(set(times) & set(base))
+            n_cross = None
+            for n in reversed(common):
+                if times[n] < base[n]:
+                    n_cross = n
+                else:
+                    break
+            out.append({"route": route, "kernel": kernel, "versus": versus, "n": n_cross})
+    return out
+
+
+def _cpu_flags() -> list[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    return []
+
+
+def metadata(config: Config) -> dict[str, Any]:
+    """Machine, build and package facts recorded with every result."""
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    packages = {}
+    for name in ("numpy", "cffi", "pyperf", "rich", "typer", "Cython", "pybind11", "scikit-build-core"):
+        try:
+            packages[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            packages[name] = None
+    return {
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu": cpu or platform.processor(),
+        "cpu_flags": _cpu_flags(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "ffilab": ffilab.__version__,
+        "packages": packages,
+        "build": ffilab.build_info(),
+        "timer": config.timer,
+        "mode": config.mode,
+        "processes": config.processes,
+        "values": config.values,
+        "warmups": config.warmups,
+        "min_time_s": config.min_time,
+    }
+
+
+def _verify_workloads(names: list[str], config: Config, progress: Callable[[str], None]) -> dict[str, dict[str, str]]:
+    """Check every route on every benchmark input; return {route: {workload key: problem}}."""
+    reference = ffilab.route("python")
+    problems: dict[str, dict[str, str]] = {name: {} for name in names}
+    checks = [(f"overhead/{call}", kernel, make) for call, kernel, make, _ in OVERHEAD_CALLS]
+    checks += [(f"throughput/{w.key}", w.kernel, w.make_args) for w in throughput_workloads(config.full)
+               if not config.kernels or w.kernel in config.kernels]
+    for key, kernel, make in checks:
+        args = make()
+        progress(f"verifying {key}")
+        want = getattr(reference, kernel)(*args)
+        for name in names:
+            got = getattr(ffilab.route(name), kernel)(*make())
+            problem = compare_results(kernel, got, want, args)
+            if problem:
+                problems[name][key] = problem
+    return problems
+
+
+def _run_pyperf(route: str, config: Config, kernels: list[str], out: Path) -> dict[str, list[float]]:
+    cmd = [sys.executable, "-m", "ffilab.bench._pyperf_script", "--quiet",
+           "--processes", str(config.processes), "--values", str(config.values),
+           "--warmups", str(config.warmups), "--min-time", str(config.min_time), "-o", str(out),
+           "--ffilab-route", route, "--ffilab-timer", config.timer, "--ffilab-mode", config.mode,
+           "--ffilab-suites", "overhead,throughput", "--ffilab-kernels", ",".join(kernels)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pyperf run of {route} failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
+    import pyperf
+
+    suite = pyperf.BenchmarkSuite.load(str(out))
+    return {bench.get_name(): list(bench.get_values()) for bench in suite.get_benchmarks()}
+
+
+def _sweep(route: str, config: Config) -> list[dict[str, Any]]:
+    cmd = [sys.executable, "-m", "ffilab.bench._sweep", route, config.mode, config.timer]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"scaling sweep of {route} failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
+    return json.loads(proc.stdout)
+
+
+def _route_files(name: str) -> list[Path]:
+    """The compiled files a route loads (its extension module or the C core library)."""
+    if name in ("ctypes", "cffi_abi"):
+        from ffilab.routes._clib import core_library_path
+
+        return [core_library_path()]
+    spec = importlib.util.find_spec(f"ffilab.routes.{name}._ext")
+    return [Path(spec.origin)] if spec and spec.origin and spec.origin.endswith((".so", ".pyd")) else []
+
+
+def _import_times(name: str, repeats: int = 5) -> list[float]:
+    # A fresh interpreter per sample; numpy and ffilab's shared modules are imported first so the
+    # number is the route's own cost (its module, extension and library loading).
+    code = (
+        "import time, importlib, numpy, ffilab, ffilab.contract, ffilab.routes._cstatus\n"
+        f"t = time.perf_counter(); importlib.import_module('ffilab.routes.{name}'); print(time.perf_counter() - t)"
+    )
+    out = []
+    for _ in range(repeats):
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out.append(float(proc.stdout))
+    return out
+
+
+def _build_times() -> dict[str, float]:
+    try:
+        from importlib import resources
+
+        return json.loads(resources.files("ffilab").joinpath("_build_times.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, OSError, ValueError):
+        return {}
+
+
+def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf_out: Path | None = None) -> dict[str, Any]:
+    """Run the benchmark and return the results (format ``ffilab-bench/2``)."""
+    infos = ffilab.routes()
+    wanted = config.routes or [i.name for i in infos]
+    unknown = set(wanted) - {i.name for i in infos}
+    if unknown:
+        raise KeyError(f"unknown route(s): {', '.join(sorted(unknown))}")
+    if "python" not in wanted:
+        wanted = ["python", *wanted]  # speedups are against the reference, measured in this run
+    status = {i.name: ("ok" if i.available else f"unavailable: {i.reason}") for i in infos}
+    for name in wanted:
+        if status[name] == "ok":
+            problem = compiled_problem(name)
+            if problem:
+                status[name] = f"not really compiled: {problem}"
+    names = [n for n in wanted if status[n] == "ok"]
+    problems = _verify_workloads(names, config, progress)
+
+    works = [w for w in throughput_workloads(config.full) if not config.kernels or w.kernel in config.kernels]
+    samples: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        import pyperf
+
+        suites = []
+        for name in [FLOOR_ROUTE, *names]:
+            progress(f"timing {name} (pyperf workers)")
+            ok_kernels = sorted({w.kernel for w in works if f"throughput/{w.key}" not in problems.get(name, {})})
+            out = Path(tmp) / f"{len(suites)}.json"
+            samples.update(_run_pyperf(name, config, ok_kernels or ["none"], out))
+            suites.append(pyperf.BenchmarkSuite.load(str(out)))
+        if pyperf_out is not None:
+            merged = pyperf.BenchmarkSuite([b for s in suites for b in s.get_benchmarks()])
+            merged.dump(str(pyperf_out), replace=True)
+
+    overhead = []
+    from ffilab.bench.workloads import FLOORS
+
+    for call, what, _fn, _args in FLOORS:
+        values = samples[f"overhead/{FLOOR_ROUTE}/{call}"]
+        overhead.append({"route": FLOOR_ROUTE, "call": call, "kernel": what, "args": "", "samples_s": values, "status": "ok", **summarize(values)})
+    for name in wanted:
+        for call, kernel, _make, text in OVERHEAD_CALLS:
+            row: dict[str, Any] = {"route": name, "call": call, "kernel": kernel, "args": text}
+            problem = problems.get(name, {}).get(f"overhead/{call}")
+            if status[name] != "ok" or problem:
+                row.update(status=status[name] if status[name] != "ok" else f"fails verification: {problem}", samples_s=[], median_s=None)
+            else:
+                values = samples[f"overhead/{name}/{call}"]
+                row.update(status="ok", samples_s=values, **summarize(values))
+            overhead.append(row)
+
+    throughput = []
+    for work in works:
+        base = samples.get(f"throughput/python/{work.key}")
+        base_median = statistics.median(base) if base else None
+        for name in wanted:
+            row = {"route": name, "kernel": work.kernel, "label": work.label, "n": work.n, "notes": [], "closed_form": False}
+            problem = problems.get(name, {}).get(f"throughput/{work.key}")
+            if status[name] != "ok" or problem:
+                row.update(status=status[name] if status[name] != "ok" else f"fails verification: {problem}",
+                           samples_s=[], median_s=None, speedup_vs_python=None)
+                throughput.append(row)
+                continue
+            values = samples[f"throughput/{name}/{work.key}"]
+            row.update(status="ok", samples_s=values, **summarize(values))
+            row["speedup_vs_python"] = base_median / row["median_s"] if base_median else None
+            if row["unstable"]:
+                row["notes"].append(f"unstable: IQR {row['spread']:.0%} of the median")
+            guard = samples.get(f"guard/{name}/{work.key}")
+            if guard:
+                ratio, closed = closed_form_ratio(row["median_s"], statistics.median(guard))
+                row["doubling_ratio"] = ratio
+                if closed:
+                    row["closed_form"] = True
+                    row["notes"].append(f"time does not grow with n (x{ratio:.2f} for 2n): the compiler removed the loop; not loop speed")
+            throughput.append(row)
+
+    scaling: list[dict[str, Any]] = []
+    if config.sweep:
+        for name in names:
+            if config.kernels and not set(config.kernels) & set(SWEEP_KERNELS):
+                break
+            progress(f"scaling sweep: {name}")
+            scaling += [r for r in _sweep(name, config) if not config.kernels or r["kernel"] in config.kernels]
+
+    build = []
+    if config.startup:
+        built = _build_times()
+        for name in names:
+            progress(f"import time: {name}")
+            files = _route_files(name)
+            times = _import_times(name)
+            build.append({
+                "route": name,
+                "build_s": built.get(name),
+                "size_bytes": sum(f.stat().st_size for f in files) if files else None,
+                "files": [str(f) for f in files],
+                "import_s": statistics.median(times),
+                "import_samples_s": times,
+            })
+
+    return {
+        "format": FORMAT,
+        "metadata": metadata(config),
+        "routes": [dict(i.__dict__) for i in infos],
+        "overhead": overhead,
+        "throughput": throughput,
+        "scaling": scaling,
+        "crossovers": crossovers(scaling),
+        "build": build,
+    }

@@ -1,0 +1,108 @@
+"""What ``ffilab bench`` times: per-call overhead calls, throughput workloads and sweep sizes.
+
+Inputs are built from fixed seeds, so the manager (which verifies results) and every pyperf worker
+process (which times them) build identical arguments independently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["OVERHEAD_CALLS", "FLOORS", "Workload", "sweep_sizes", "throughput_workloads"]
+
+# Query point of the lesson's real-world section (New York).
+NYC = (40.7128, -74.0060)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One kernel call to time.
+
+    Parameters
+    ----------
+    kernel : str
+        Kernel name in every route.
+    label : str
+        What the call does, for tables ("n=100,000,000").
+    n : int
+        Problem size, used to match the lesson's claims and for the closed-form guard.
+    make_args : callable
+        Builds the arguments (deterministic).
+    """
+
+    kernel: str
+    label: str
+    n: int
+    make_args: Callable[[], tuple[Any, ...]]
+
+    @property
+    def key(self) -> str:
+        return f"{self.kernel}/{self.label}"
+
+
+# The per-call overhead calls: the cheapest call of each argument/result kind.
+OVERHEAD_CALLS: list[tuple[str, str, Callable[[], tuple[Any, ...]], str]] = [
+    ("scalar int", "sum_of_squares", lambda: (1,), "1"),
+    ("scalar float", "circle_area", lambda: (1.5,), "1.5"),
+    ("1-element array", "fast_sum", lambda: (np.ones(1),), "np.ones(1)"),
+    ("array result", "scale_and_shift", lambda: (np.ones(1), 2.0, 1.0), "np.ones(1), 2.0, 1.0"),
+]
+
+
+def _python_def(x: float) -> float:
+    return x
+
+
+# Floors measured in the same run: what any call from Python costs at least.
+FLOORS: list[tuple[str, str, Callable[..., Any] | None, tuple[Any, ...]]] = [
+    ("python def", "def f(x): return x", _python_def, (1.5,)),
+    ("builtin abs", "abs(-1.5)", abs, (-1.5,)),
+    ("empty loop", "for _ in range(loops): pass", None, ()),
+]
+
+
+def _vec(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=n)
+
+
+def _geo(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(42)  # the lesson seeds 42 and draws uniformly
+    return rng.uniform(-90, 90, n), rng.uniform(-180, 180, n)
+
+
+def throughput_workloads(full: bool = False) -> list[Workload]:
+    """Return the throughput workloads: the lesson's sizes with ``full``, smaller ones otherwise."""
+    n_arr = 10_000_000 if full else 1_000_000
+    n_geo = 100_000  # the lesson's size; cheap enough for the quick run
+    sos = (100_000_000, 50_000_000) if full else (5_000_000,)
+    primes_n = 10_000 if full else 3_000
+    out = [Workload("sum_of_squares", f"n={n:,}", n, lambda n=n: (n,)) for n in sos]
+    out += [
+        Workload("primes", f"below {primes_n:,}", primes_n, lambda: (primes_n,)),
+        Workload("fast_sum", f"n={n_arr:,}", n_arr, lambda: (_vec(n_arr, 1),)),
+        Workload("fast_dot", f"n={n_arr:,}", n_arr, lambda: (_vec(n_arr, 1), _vec(n_arr, 2))),
+        Workload("fast_norm", f"n={n_arr:,}", n_arr, lambda: (_vec(n_arr, 1),)),
+        Workload("scale_and_shift", f"n={n_arr:,}", n_arr, lambda: (_vec(n_arr, 1), 2.0, 1.0)),
+        Workload("compute_distances", f"n={n_arr // 10:,}", n_arr // 10, lambda: (_vec(n_arr // 5, 3).reshape(-1, 2),)),
+        Workload("haversine_many", f"n={n_geo:,}", n_geo, lambda: (*NYC, *_geo(n_geo))),
+        Workload("find_nearest_k", f"n={n_geo:,}, k=5", n_geo, lambda: (*NYC, *_geo(n_geo), 5)),
+    ]
+    return out
+
+
+def sweep_sizes(full: bool = False) -> list[int]:
+    """Sizes of the scaling sweep, from 10 to 1e6 (quick) or 1e8 (full)."""
+    top = 8 if full else 6
+    return [10**e for e in range(1, top + 1)]
+
+
+# The kernels swept over n, with how to build their arguments at size n.
+SWEEP_KERNELS: dict[str, Callable[[int], tuple[Any, ...]]] = {
+    "sum_of_squares": lambda n: (n,),
+    "fast_sum": lambda n: (_vec(n, 1),),
+    "haversine_many": lambda n: (*NYC, *_geo(n)),
+}
