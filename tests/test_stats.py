@@ -254,8 +254,15 @@ def test_consistent_shift_within_noise_is_not_significant() -> None:
 
 
 def test_too_few_samples_are_not_significant() -> None:
-    c = compare_samples([1.0, 1.0, 1.0], [2.0, 2.0, 2.0])
-    assert c.ratio == 2.0 and not c.significant
+    c = compare_samples([1.0, 1.1, 0.9], [2.0, 2.2, 1.8])
+    assert c.ratio == 2.0 and c.p_value == pytest.approx(0.0809, abs=1e-4) and not c.significant
+
+
+def test_ties_make_tiny_samples_look_significant() -> None:
+    # The documented weakness of the normal approximation: the tie correction shrinks the variance.
+    u, p = mann_whitney_u([1.0, 1.0, 1.0], [2.0, 2.0, 2.0])
+    # sigma^2 = 9 / 12 * (7 - 48 / 30) = 4.05; z = (4.5 - 0.5) / sqrt(4.05)
+    assert u == 0.0 and p == pytest.approx(_normal_two_sided_p(0.0, 3, 3, 4.05), rel=1e-12) and p < 0.05
 
 
 def test_alpha_is_checked() -> None:

@@ -259,8 +259,9 @@ def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> tuple[float, float
 
     The p-value is approximate: close to the exact permutation p-value from about five samples per
     side, cruder below, and not always on the conservative side (3 against 3 fully separated
-    values: 0.081 here, exact 0.100; 5 against 5: 0.012 here, exact 0.008). With fewer than four
-    samples per side no p-value reaches 0.05, whatever the data.
+    values: 0.081 here, exact 0.100; 5 against 5: 0.012 here, exact 0.008). Without ties, fewer than
+    four samples per side never reach p < 0.05; ties shrink the variance and weaken that guard
+    (three equal values against three other equal values: 0.047 here, exact 0.100).
 
     Parameters
     ----------

@@ -87,7 +87,7 @@ def closed_form_ratio(t_n: float, t_2n: float) -> tuple[float, bool]:
     return ratio, ratio < CLOSED_FORM_RATIO
 
 
-def compiled_problem(name: str) -> str:
+def compiled_problem(name: str, module: Any = None) -> str:
     """Return why a route registered as compiled is not really compiled here ("" if it is).
 
     An extension route's kernels must come from a compiled module file.  An FFI route (ctypes,
@@ -97,7 +97,8 @@ def compiled_problem(name: str) -> str:
     spec = next(s for s in _registry.ROUTES if s.name == name)
     if not spec.compiled:
         return ""
-    module = ffilab.route(name)
+    if module is None:
+        module = ffilab.route(name)
     if _calls_foreign_code(module):
         source = inspect.getsource(module)
         if "ffilab.routes.python" in source or "routes import python" in source:

@@ -1,0 +1,107 @@
+"""The benchmark harness: guards, statistics, crossovers, metadata and one real (tiny) run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+import ffilab
+from ffilab import bench
+from ffilab.routes import python as reference
+
+
+def test_summarize_quartiles_and_unstable_flag() -> None:
+    stable = bench.summarize([1.0, 1.01, 1.02, 1.03, 1.04])
+    assert stable["median_s"] == 1.02 and stable["q1_s"] == 1.01 and stable["q3_s"] == 1.03
+    assert not stable["unstable"]
+    assert bench.summarize([1.0, 1.0, 1.2, 1.4, 1.4])["unstable"]
+    assert bench.summarize([2.0])["spread"] == 0.0
+
+
+def test_closed_form_ratio_threshold() -> None:
+    assert bench.closed_form_ratio(1.0, 1.02) == (1.02, True)
+    assert bench.closed_form_ratio(1.0, 2.05) == (2.05, False)
+
+
+def _median_cpu(fn, n: int) -> float:  # type: ignore[no-untyped-def]
+    samples = []
+    for _ in range(5):
+        t0 = time.process_time()
+        for _ in range(20):
+            fn(n)
+        samples.append(time.process_time() - t0)
+    return sorted(samples)[2]
+
+
+def test_guard_tells_a_closed_form_from_a_loop() -> None:
+    # Measured, not asserted as speed: the guard's verdict on a formula and on a real loop, whose
+    # doubling ratios (~1 and ~2) are far from the 1.5 threshold on any machine.
+    def closed(n: int) -> int:
+        return n * (n - 1) * (2 * n - 1) // 6
+
+    n = 50_000
+    assert bench.closed_form_ratio(_median_cpu(closed, n), _median_cpu(closed, 2 * n))[1]
+    loop = reference.sum_of_squares
+    assert not bench.closed_form_ratio(_median_cpu(loop, n), _median_cpu(loop, 2 * n))[1]
+
+
+def test_crossovers_need_to_hold_at_every_larger_size() -> None:
+    rows = [
+        {"route": "python", "kernel": "k", "n": n, "median_s": t}
+        for n, t in ((10, 1.0), (100, 2.0), (1000, 3.0), (10000, 40.0))
+    ] + [
+        {"route": "c", "kernel": "k", "n": n, "median_s": t}
+        for n, t in ((10, 2.0), (100, 1.0), (1000, 4.0), (10000, 5.0))
+    ]
+    out = {(c["route"], c["versus"]): c["n"] for c in bench.crossovers(rows)}
+    assert out[("c", "python")] == 10000  # faster at 100, but not at 1000 again
+    assert ("c", "numpy") not in out
+
+
+def test_compiled_routes_pass_the_compiled_guard() -> None:
+    for info in ffilab.routes():
+        if info.available:
+            assert bench.compiled_problem(info.name) == "", info.name
+
+
+def test_compiled_guard_refuses_python_code_posing_as_a_compiled_route() -> None:
+    impostor = types.ModuleType("impostor")
+    for kernel in ffilab.KERNELS:
+        setattr(impostor, kernel, getattr(reference, kernel))
+    assert "not from a compiled module" in bench.compiled_problem("capi", impostor)
+
+
+def test_metadata_records_machine_build_and_packages() -> None:
+    meta = bench.metadata(bench.Config())
+    for key in ("date", "python", "cpu", "cpu_count", "cpu_flags", "packages", "build", "timer"):
+        assert key in meta
+    assert "-O3" in meta["build"]["compile_options"]
+    assert meta["packages"]["numpy"]
+
+
+def test_a_tiny_real_run_writes_results_and_a_pyperf_suite(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, "-m", "ffilab", "bench", "-r", "capi", "-k", "primes", "--processes", "1",
+           "--values", "2", "--min-time", "0.01", "--no-sweep", "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["format"] == "ffilab-bench/2"
+    primes = [r for r in results["throughput"] if r["kernel"] == "primes"]
+    assert {r["route"] for r in primes} == {"python", "capi"}
+    assert all(r["status"] == "ok" and len(r["samples_s"]) >= 2 for r in primes)
+    capi = next(r for r in primes if r["route"] == "capi")
+    assert capi["speedup_vs_python"] is not None and capi["closed_form"] is False
+    floors = {r["call"] for r in results["overhead"] if r["route"] == "(floor)"}
+    assert floors == {"python def", "builtin abs", "empty loop"}
+    import pyperf
+
+    suite = pyperf.BenchmarkSuite.load(str(out.with_suffix(".pyperf.json")))
+    assert "throughput/capi/primes/below 3,000" in suite.get_benchmark_names()
+    assert results["build"] and results["build"][0]["import_s"] > 0
