@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 import ffilab
-from ffilab import _registry
+from ffilab import _registry, stats
 from ffilab.bench.workloads import OVERHEAD_CALLS, SWEEP_KERNELS, throughput_workloads
 from ffilab.verify import compare_results
 
@@ -46,7 +46,6 @@ __all__ = ["Config", "closed_form_ratio", "compiled_problem", "crossovers", "met
 
 FORMAT = "ffilab-bench/2"
 FLOOR_ROUTE = "(floor)"
-UNSTABLE_SPREAD = 0.10
 CLOSED_FORM_RATIO = 1.5
 
 
@@ -71,14 +70,10 @@ class Config:
 
 
 def summarize(samples: list[float]) -> dict[str, Any]:
-    """Median, quartiles and relative spread (IQR / median) of ``samples``."""
-    median = statistics.median(samples)
-    if len(samples) >= 2:
-        q1, _, q3 = statistics.quantiles(samples, n=4, method="inclusive")
-    else:
-        q1 = q3 = median
-    spread = (q3 - q1) / median if median > 0 else 0.0
-    return {"median_s": median, "q1_s": q1, "q3_s": q3, "spread": spread, "unstable": spread >= UNSTABLE_SPREAD}
+    """The result-row fields of :func:`ffilab.stats.summarize`: median, quartiles, spread, unstable."""
+    summary = stats.summarize(samples)
+    return {"median_s": summary.median, "q1_s": summary.q1, "q3_s": summary.q3,
+            "spread": summary.spread, "unstable": summary.unstable}
 
 
 def closed_form_ratio(t_n: float, t_2n: float) -> tuple[float, bool]:
