@@ -18,9 +18,17 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from ffilab.report.results import CALL_KINDS, FLOOR, KNOWN_ROUTES, Results, is_ok, variant
-from ffilab.report.units import fmt_n, fmt_speedup, fmt_time, number
+from ffilab.report.units import fmt_bytes, fmt_n, fmt_speedup, fmt_time, number
 
-__all__ = ["CLOSED_FORM_MARK", "UNSTABLE_MARK", "plot_build", "plot_overhead", "plot_scaling", "plot_speedup"]
+__all__ = [
+    "CLOSED_FORM_MARK",
+    "UNSTABLE_MARK",
+    "plot_build",
+    "plot_overhead",
+    "plot_scaling",
+    "plot_speedup",
+    "throughput_groups",
+]
 
 #: Marks used in plots and tables alike.
 CLOSED_FORM_MARK = "‡"
@@ -76,19 +84,22 @@ def _footnote(fig: Figure, rows: list[dict[str, Any]]) -> None:
         fig.supxlabel("    ".join(notes), fontsize=9)
 
 
-def _hbars(ax: Axes, rows: list[dict[str, Any]], values: list[float], text: list[str]) -> None:
-    # Horizontal bars, first row on top, log axis; the value is printed at the end of each bar.
+def _hbars(ax: Axes, rows: list[dict[str, Any]], values: list[float], text: list[str], log: bool = True) -> None:
+    # Horizontal bars, first row on top; the value is printed at the end of each bar.
     y = list(range(len(rows)))[::-1]
-    bars = ax.barh(y, values, color=[_colour(str(r.get("route"))) for r in rows], log=True)
+    bars = ax.barh(y, values, color=[_colour(str(r.get("route"))) for r in rows], log=log)
     for bar, row in zip(bars, rows):
         if row.get("closed_form"):
             bar.set_hatch(_HATCH)
             bar.set_edgecolor("black")
     ax.set_yticks(y, [_label(r) for r in rows], fontsize=9)
+    high = max(values)
     for yy, value, label in zip(y, values, text):
-        ax.text(value * 1.08, yy, label, va="center", fontsize=8)
-    low, high = min(values), max(values)
-    ax.set_xlim(low / 3, high * 12)
+        ax.text(value * 1.08 if log else value + high * 0.01, yy, label, va="center", fontsize=8)
+    if log:
+        ax.set_xlim(min(values) / 3, high * 12)
+    else:
+        ax.set_xlim(0, high * 1.3)
 
 
 def plot_overhead(results: Results, path: Path) -> Path | None:
@@ -96,8 +107,10 @@ def plot_overhead(results: Results, path: Path) -> Path | None:
 
     Returns None when no overhead row was measured.
     """
-    ok = [r for r in results.overhead if is_ok(r) and r.get("route") != FLOOR]
-    floors = [r for r in results.overhead if is_ok(r) and r.get("route") == FLOOR]
+    # A log axis cannot show a zero (a timer too coarse for the call): such a row stays in the tables.
+    drawable = [r for r in results.overhead if is_ok(r) and (number(r["median_s"]) or 0) > 0]
+    ok = [r for r in drawable if r.get("route") != FLOOR]
+    floors = [r for r in drawable if r.get("route") == FLOOR]
     found = {str(r.get("call")) for r in ok}
     calls = [c for c in CALL_KINDS if c in found] + sorted(found - set(CALL_KINDS))
     if not calls:
@@ -110,20 +123,19 @@ def plot_overhead(results: Results, path: Path) -> Path | None:
         values = [number(r["median_s"]) * 1e9 for r in rows]  # type: ignore[operator]  # is_ok: a median
         _hbars(ax, rows, values, [fmt_time(r["median_s"]) for r in rows])
         for i, floor in enumerate(floors):
-            x = number(floor["median_s"]) * 1e9  # type: ignore[operator]
-            ax.axvline(x, color="grey", linestyle=("--", ":", "-.")[i % 3], linewidth=1)
-            ax.text(x, 1.0, f" {floor.get('call')}", rotation=90, va="top", ha="right", fontsize=7,
-                    color="dimgrey", transform=ax.get_xaxis_transform())
+            # Floors are what any Python-level call costs at least: reference lines, not routes.
+            ax.axvline(number(floor["median_s"]) * 1e9, color="dimgrey",  # type: ignore[operator]
+                       linestyle=("--", ":", "-.")[i % 3], linewidth=1.2,
+                       label=f"floor: {floor.get('call')} ({fmt_time(floor['median_s'])})")
         left, right = ax.get_xlim()
         floor_ns = [number(f["median_s"]) * 1e9 for f in floors]  # type: ignore[operator]
         ax.set_xlim(min([left, *(f / 2 for f in floor_ns)]), max([right, *(f * 2 for f in floor_ns)]))
+        if floors:
+            ax.legend(fontsize=7, loc="lower right")
         kernel = rows[0].get("kernel", "")
         args = rows[0].get("args", "")
         ax.set_title(f"{call}: {kernel}({args})", fontsize=10)
         ax.set_xlabel("median time per call (ns, log scale)")
-    if floors:
-        fig.suptitle("Per-call overhead; grey lines: floors (" + ", ".join(str(f.get("call")) for f in floors) + ")",
-                     fontsize=11)
     _footnote(fig, [r for p in panels.values() for r in p])
     return _save(fig, path)
 
@@ -186,9 +198,11 @@ def plot_scaling(results: Results, path: Path) -> Path | None:
                     color=_colour(route), label=route)
         handles, labels = ax.get_legend_handles_labels()
         seen_versus = set()
+        smallest = min(p[0] for points in lines.values() for p in points)
         for cross in results.crossovers:
             route, n = str(cross.get("route")), number(cross.get("n"))
-            if cross.get("kernel") != kernel or n is None or route not in lines:
+            # A route faster from the smallest swept n on never crosses: nothing to mark.
+            if cross.get("kernel") != kernel or n is None or n <= smallest or route not in lines:
                 continue
             per = dict(lines[route]).get(n)
             if per is None:
@@ -214,9 +228,9 @@ def plot_scaling(results: Results, path: Path) -> Path | None:
 
 
 _BUILD_PANELS = (
-    ("build_s", "build time (s)", fmt_time),
-    ("size_bytes", "binary size (bytes)", None),
-    ("import_s", "import time (s)", fmt_time),
+    ("build_s", "build time", fmt_time),
+    ("size_bytes", "binary size", fmt_bytes),
+    ("import_s", "import time", fmt_time),
 )
 
 
@@ -237,8 +251,8 @@ def plot_build(results: Results, path: Path) -> Path | None:
     fig, axes = _grid(len(panels), max(len(p[3]) for p in panels))
     for ax, (key, title, fmt, have) in zip(axes, panels):
         values = [number(r[key]) or 0.0 for r in have]
-        text = [fmt(v) if fmt else f"{v / 1024:.0f} KiB" for v in values]
-        _hbars(ax, have, values, text)
+        # Linear axes: these differ by small factors, and a linear bar shows the factor honestly.
+        _hbars(ax, have, values, [fmt(v) for v in values], log=False)
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel(f"{title} (log scale)")
+        ax.set_xlabel("seconds" if key != "size_bytes" else "bytes")
     return _save(fig, path)

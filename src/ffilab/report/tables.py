@@ -96,7 +96,7 @@ def throughput_tables(results: Results) -> list[tuple[str, Table]]:
             quartiles = iqr(r)
             spread = f"{fmt_time(quartiles[0])}–{fmt_time(quartiles[1])}" if quartiles else MISSING
             notes = list(r.get("notes") or [])
-            if r.get("closed_form"):
+            if r.get("closed_form") and not any("not loop speed" in str(n) for n in notes):
                 notes.insert(0, "closed form — not loop speed")
             body.append([
                 approach + _marks(r),
@@ -112,20 +112,30 @@ def throughput_tables(results: Results) -> list[tuple[str, Table]]:
 
 
 def crossover_table(results: Results) -> Table | None:
-    """From which swept n each route beats python or numpy (or "never in the swept range")."""
+    """Kernel × route: from which swept n the route beats python, and numpy (or "never")."""
     if not results.crossovers:
         return None
-    body = [
-        [
-            str(c.get("kernel")),
-            str(c.get("route")),
-            str(c.get("versus")),
-            fmt_n(c.get("n")) if number(c.get("n")) is not None else "never in the swept range",
-        ]
-        for c in results.crossovers
-    ]
-    return Table(["kernel", "route", "faster than", "from n"], body, numeric={3},
-                 caption="Smallest swept n from which the route is faster at every larger swept n")
+    versus = sorted({str(c.get("versus")) for c in results.crossovers}, key=lambda v: (v != "python", v))
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for c in results.crossovers:
+        n = c.get("n")
+        cell = fmt_n(n) if number(n) is not None else "never in the swept range"
+        found.setdefault((str(c.get("kernel")), str(c.get("route"))), {})[str(c.get("versus"))] = cell
+    order = results.route_order()
+    keys = sorted(found, key=lambda k: (k[0], order.index(k[1]) if k[1] in order else len(order)))
+    body = [[kernel, route, *(found[(kernel, route)].get(v, MISSING) for v in versus)] for kernel, route in keys]
+    return Table(
+        ["kernel", "route", *(f"faster than {v} from n" for v in versus)],
+        body,
+        numeric=set(range(2, 2 + len(versus))),
+        caption="Smallest swept n from which the route is faster at every larger swept n",
+    )
+
+
+def _short_path(path: str) -> str:
+    # Installed paths differ per machine; the part inside the package is what identifies the file.
+    marker = "/ffilab/"
+    return "ffilab/" + path.rsplit(marker, 1)[1] if marker in path else path
 
 
 def build_table(results: Results) -> Table | None:
@@ -136,12 +146,16 @@ def build_table(results: Results) -> Table | None:
     rows = sorted(results.build, key=lambda r: order.index(r["route"]) if r.get("route") in order else len(order))
     body = []
     for r in rows:
-        build = fmt_time(r.get("build_s")) if number(r.get("build_s")) is not None else "not measured"
-        files = ", ".join(str(f) for f in r.get("files") or []) or MISSING
+        compiled = bool(r.get("files")) or number(r.get("size_bytes")) is not None
+        if number(r.get("build_s")) is not None:
+            build = fmt_time(r.get("build_s"))
+        else:
+            build = "not measured" if compiled else "— (not compiled)"
+        files = ", ".join(_short_path(str(f)) for f in r.get("files") or []) or MISSING
         body.append([str(r.get("route")), build, fmt_bytes(r.get("size_bytes")), fmt_time(r.get("import_s")), files])
     notes = []
     if all(number(r.get("build_s")) is None for r in rows):
-        notes.append("Build times are measured only with `ffilab bench --build` (each route rebuilt alone).")
+        notes.append("This run recorded no build times.")
     return Table(["route", "build time", "binary size", "import time", "files"], body, numeric={1, 2, 3},
                  notes=notes)
 

@@ -56,11 +56,13 @@ def fmt_time(seconds: object) -> str:
 
 
 def fmt_speedup(factor: object) -> str:
-    """Format a speedup factor as ``"12.3x"`` (two decimals below 1, e.g. ``"0.45x"``)."""
+    """Format a speedup factor as ``"12.3x"`` (``"0.45x"`` below 1, ``"25000x"`` from 1000)."""
     value = number(factor)
     if value is None:
         return MISSING
-    return f"{value:.2f}x" if abs(value) < 1 else f"{value:.1f}x"
+    if abs(value) < 1:
+        return f"{value:.2f}x"
+    return f"{value:.0f}x" if abs(value) >= 1000 else f"{value:.1f}x"
 
 
 def fmt_bytes(size: object) -> str:
