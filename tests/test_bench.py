@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -29,26 +28,15 @@ def test_closed_form_ratio_threshold() -> None:
     assert bench.closed_form_ratio(1.0, 2.05) == (2.05, False)
 
 
-def _median_cpu(fn, n: int) -> float:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(5):
-        t0 = time.process_time()
-        for _ in range(20):
-            fn(n)
-        samples.append(time.process_time() - t0)
-    return sorted(samples)[2]
-
-
-def test_guard_tells_a_closed_form_from_a_loop() -> None:
-    # Measured, not asserted as speed: the guard's verdict on a formula and on a real loop, whose
-    # doubling ratios (~1 and ~2) are far from the 1.5 threshold on any machine.
-    def closed(n: int) -> int:
-        return n * (n - 1) * (2 * n - 1) // 6
-
-    n = 50_000
-    assert bench.closed_form_ratio(_median_cpu(closed, n), _median_cpu(closed, 2 * n))[1]
-    loop = reference.sum_of_squares
-    assert not bench.closed_form_ratio(_median_cpu(loop, n), _median_cpu(loop, 2 * n))[1]
+def test_guard_labels_a_row_whose_time_does_not_grow() -> None:
+    # The decision is made on samples, so it is tested on samples: a formula takes as long at 2n
+    # as at n (ratio ~1), a loop twice as long (ratio ~2).  Timing itself is not asserted here.
+    closed = {"median_s": 1.0e-7, "notes": [], "closed_form": False}
+    bench.apply_closed_form_guard(closed, [1.01e-7, 0.99e-7, 1.0e-7])
+    assert closed["closed_form"] and "removed the loop" in closed["notes"][0]
+    loop = {"median_s": 1.0e-3, "notes": [], "closed_form": False}
+    bench.apply_closed_form_guard(loop, [2.0e-3, 2.1e-3, 1.9e-3])
+    assert not loop["closed_form"] and loop["notes"] == [] and loop["doubling_ratio"] == 2.0
 
 
 def test_crossovers_need_to_hold_at_every_larger_size() -> None:

@@ -42,7 +42,7 @@ from ffilab import _registry, stats
 from ffilab.bench.workloads import OVERHEAD_CALLS, SWEEP_KERNELS, throughput_workloads
 from ffilab.verify import compare_results
 
-__all__ = ["Config", "closed_form_ratio", "compiled_problem", "crossovers", "metadata", "run", "summarize"]
+__all__ = ["Config", "apply_closed_form_guard", "closed_form_ratio", "compiled_problem", "crossovers", "metadata", "run", "summarize"]
 
 FORMAT = "ffilab-bench/2"
 FLOOR_ROUTE = "(floor)"
@@ -80,6 +80,15 @@ def closed_form_ratio(t_n: float, t_2n: float) -> tuple[float, bool]:
     """Return the time ratio for doubling n and whether it betrays a closed form (< 1.5)."""
     ratio = t_2n / t_n if t_n > 0 else float("inf")
     return ratio, ratio < CLOSED_FORM_RATIO
+
+
+def apply_closed_form_guard(row: dict[str, Any], samples_2n: list[float]) -> None:
+    """Label ``row`` (timed at n) as a closed form if its time at 2n did not grow."""
+    ratio, closed = closed_form_ratio(row["median_s"], statistics.median(samples_2n))
+    row["doubling_ratio"] = ratio
+    if closed:
+        row["closed_form"] = True
+        row["notes"].append(f"time does not grow with n (x{ratio:.2f} for 2n): the compiler removed the loop; not loop speed")
 
 
 def compiled_problem(name: str, module: Any = None) -> str:
@@ -335,11 +344,7 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
                 row["notes"].append(f"unstable: IQR {row['spread']:.0%} of the median")
             guard = samples.get(f"guard/{name}/{work.key}")
             if guard:
-                ratio, closed = closed_form_ratio(row["median_s"], statistics.median(guard))
-                row["doubling_ratio"] = ratio
-                if closed:
-                    row["closed_form"] = True
-                    row["notes"].append(f"time does not grow with n (x{ratio:.2f} for 2n): the compiler removed the loop; not loop speed")
+                apply_closed_form_guard(row, guard)
             throughput.append(row)
 
     scaling: list[dict[str, Any]] = []
