@@ -224,10 +224,10 @@ def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
             table.add_column(col, justify=justify)  # type: ignore[arg-type]
         for r in sorted(rs, key=lambda r: (r["status"] != "ok", r["median_s"] or 0.0)):
             if r["status"] != "ok":
-                table.add_row(r["route"], "-", "-", "-", r["status"])
+                table.add_row(r["route"] + (f" ({r['variant']})" if r.get("variant") else ""), "-", "-", "-", r["status"])
                 continue
             speed = f"{r['speedup_vs_python']:.1f}x" if r["speedup_vs_python"] else "-"
-            name = r["route"] + (" [closed form]" if r["closed_form"] else "")
+            name = r["route"] + (f" ({r['variant']})" if r.get("variant") else "") + (" [closed form]" if r["closed_form"] else "")
             table.add_row(name, _fmt_time(r["median_s"]), speed, f"{r['spread']:.0%}", "; ".join(r["notes"]))
         console.print(table)
 

@@ -39,7 +39,7 @@ import numpy as np
 
 import ffilab
 from ffilab import _registry, stats
-from ffilab.bench.workloads import OVERHEAD_CALLS, SWEEP_KERNELS, throughput_workloads
+from ffilab.bench.workloads import OVERHEAD_CALLS, SWEEP_KERNELS, VARIANTS, throughput_workloads
 from ffilab.verify import compare_results
 
 __all__ = ["Config", "apply_closed_form_guard", "closed_form_ratio", "compiled_problem", "crossovers", "metadata", "run", "summarize"]
@@ -206,6 +206,7 @@ def _verify_workloads(names: list[str], config: Config, progress: Callable[[str]
     checks = [(f"overhead/{call}", kernel, make) for call, kernel, make, _ in OVERHEAD_CALLS]
     checks += [(f"throughput/{w.key}", w.kernel, w.make_args) for w in throughput_workloads(config.full)
                if not config.kernels or w.kernel in config.kernels]
+    works = {f"throughput/{w.key}": w for w in throughput_workloads(config.full)}
     for key, kernel, make in checks:
         args = make()
         progress(f"verifying {key}")
@@ -215,6 +216,11 @@ def _verify_workloads(names: list[str], config: Config, progress: Callable[[str]
             problem = compare_results(kernel, got, want, args)
             if problem:
                 problems[name][key] = problem
+            for (v_route, variant, v_kernel), (v_fn, v_args) in VARIANTS.items():
+                if v_route == name and v_kernel == kernel and key in works:
+                    problem = compare_results(kernel, v_fn(*v_args(works[key].n)), want, args)
+                    if problem:
+                        problems[name][f"variant/{variant}/{works[key].key}"] = problem
     return problems
 
 
@@ -272,6 +278,23 @@ def _build_times() -> dict[str, float]:
         return json.loads(resources.files("ffilab").joinpath("_build_times.json").read_text(encoding="utf-8"))
     except (FileNotFoundError, OSError, ValueError):
         return {}
+
+
+def _variant_row(name: str, variant: str, work: Any, samples: dict[str, list[float]],
+                 problems: dict[str, dict[str, str]], base_median: float | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"route": name, "variant": variant, "kernel": work.kernel, "label": work.label,
+                           "n": work.n, "notes": [], "closed_form": False}
+    problem = problems.get(name, {}).get(f"variant/{variant}/{work.key}")
+    values = samples.get(f"variant/{name}/{variant}/{work.key}")
+    if problem or not values:
+        row.update(status=f"fails verification: {problem}" if problem else "not measured",
+                   samples_s=[], median_s=None, speedup_vs_python=None)
+        return row
+    row.update(status="ok", samples_s=values, **summarize(values))
+    row["speedup_vs_python"] = base_median / row["median_s"] if base_median else None
+    if row["unstable"]:
+        row["notes"].append(f"unstable: IQR {row['spread']:.0%} of the median")
+    return row
 
 
 def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf_out: Path | None = None) -> dict[str, Any]:
@@ -346,6 +369,9 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
             if guard:
                 apply_closed_form_guard(row, guard)
             throughput.append(row)
+            for (v_route, variant, v_kernel) in VARIANTS:
+                if v_route == name and v_kernel == work.kernel:
+                    throughput.append(_variant_row(name, variant, work, samples, problems, base_median))
 
     scaling: list[dict[str, Any]] = []
     if config.sweep:

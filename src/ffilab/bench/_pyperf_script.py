@@ -5,7 +5,8 @@ pyperf's manager then re-runs this script as worker processes that calibrate the
 up and record values (``pyperf.Runner.bench_time_func``).  The time function is ours so that the
 user can choose CPU time (``time.process_time``, steadier on a shared machine) or wall time.
 
-Benchmark names: ``overhead/<route>/<call>``, ``throughput/<route>/<kernel>/<label>`` and
+Benchmark names: ``overhead/<route>/<call>``, ``throughput/<route>/<kernel>/<label>``,
+``variant/<route>/<variant>/<kernel>/<label>`` (the lesson's other ways of writing a kernel) and
 ``guard/<route>/sum_of_squares/<label>`` (the same kernel at twice the size, for the honesty guard).
 """
 
@@ -78,7 +79,7 @@ def main() -> None:
     parser.add_argument("--ffilab-kernels", default="")
     args = runner.parse_args()
 
-    from ffilab.bench.workloads import FLOORS, OVERHEAD_CALLS, throughput_workloads
+    from ffilab.bench.workloads import FLOORS, OVERHEAD_CALLS, VARIANTS, throughput_workloads
 
     route_name = args.ffilab_route
     suites = set(args.ffilab_suites.split(","))
@@ -102,6 +103,9 @@ def main() -> None:
                 continue
             fn = getattr(module, work.kernel)
             runner.bench_time_func(f"throughput/{route_name}/{work.key}", make_timefunc(fn, work.make_args(), timer))
+            for (v_route, variant, v_kernel), (v_fn, v_args) in VARIANTS.items():
+                if v_route == route_name and v_kernel == work.kernel:
+                    runner.bench_time_func(f"variant/{route_name}/{variant}/{work.key}", make_timefunc(v_fn, v_args(work.n), timer))
             if work.kernel == "sum_of_squares" and route_name != "python":
                 doubled = (2 * work.n,)
                 runner.bench_time_func(f"guard/{route_name}/{work.key}", make_timefunc(fn, doubled, timer))
