@@ -165,7 +165,8 @@ def check_array(func: str, name: str, arr: Any, *, writable: bool = False) -> np
     Returns
     -------
     numpy.ndarray
-        ``arr`` itself, never a copy.
+        ``arr`` as a base-class ndarray: a view of the same memory, never a copy.  A subclass
+        (masked array, matrix) is thereby read and written as its raw data, as native code does.
 
     Raises
     ------
@@ -177,7 +178,7 @@ def check_array(func: str, name: str, arr: Any, *, writable: bool = False) -> np
     _check_float64(func, name, arr, writable=writable)
     if arr.ndim != 1:
         raise ValueError(f"{func}: {name} must be 1-D, got {_describe(arr)}")
-    return arr
+    return np.asarray(arr)
 
 
 def check_points(func: str, name: str, arr: Any) -> np.ndarray:
@@ -185,7 +186,7 @@ def check_points(func: str, name: str, arr: Any) -> np.ndarray:
     _check_float64(func, name, arr, writable=False)
     if arr.ndim != 2 or arr.shape[1] != 2:
         raise ValueError(f"{func}: {name} must have shape (n, 2), got {_describe(arr)}")
-    return arr
+    return np.asarray(arr)
 
 
 def _check_float64(func: str, name: str, arr: Any, *, writable: bool) -> None:

@@ -71,7 +71,7 @@ def circle_area(radius: float, /) -> float:
 
 def scale_array(arr: np.ndarray, factor: float) -> None:
     """Multiply the writable float64 array ``arr`` by ``factor`` in place (``arr *= factor``)."""
-    contract.check_array("scale_array", "arr", arr, writable=True)
+    arr = contract.check_array("scale_array", "arr", arr, writable=True)
     f = contract.as_real("scale_array", "factor", factor)
     with np.errstate(all="ignore"):
         arr *= f
@@ -79,8 +79,7 @@ def scale_array(arr: np.ndarray, factor: float) -> None:
 
 def compute_distances(points: np.ndarray, /) -> np.ndarray:
     """Return ``sqrt(x*x + y*y)`` for each row (not ``np.hypot``, which rounds differently)."""
-    contract.check_points("compute_distances", "points", points)
-    p = np.asarray(points)  # a subclass (np.matrix) is read as its raw data, like native code does
+    p = contract.check_points("compute_distances", "points", points)
     x = p[:, 0]
     y = p[:, 1]
     with np.errstate(all="ignore"):
@@ -114,15 +113,15 @@ def primes(n: int, /) -> list[int]:
 
 def fast_sum(a: np.ndarray, /) -> float:
     """Return ``np.sum(a)`` (pairwise summation)."""
-    contract.check_array("fast_sum", "a", a)
+    a = contract.check_array("fast_sum", "a", a)
     with np.errstate(all="ignore"):
         return float(np.sum(a))
 
 
 def fast_dot(a: np.ndarray, b: np.ndarray) -> float:
     """Return ``np.dot(a, b)``."""
-    contract.check_array("fast_dot", "a", a)
-    contract.check_array("fast_dot", "b", b)
+    a = contract.check_array("fast_dot", "a", a)
+    b = contract.check_array("fast_dot", "b", b)
     contract.check_same_length("fast_dot", a, b)
     with np.errstate(all="ignore"):
         return float(np.dot(a, b))
@@ -130,14 +129,14 @@ def fast_dot(a: np.ndarray, b: np.ndarray) -> float:
 
 def fast_norm(a: np.ndarray, /) -> float:
     """Return ``sqrt(dot(a, a))``: the naive norm, like the reference (np.linalg.norm rescales)."""
-    contract.check_array("fast_norm", "a", a)
+    a = contract.check_array("fast_norm", "a", a)
     with np.errstate(all="ignore"):
         return math.sqrt(float(np.dot(a, a)))
 
 
 def scale_and_shift(a: np.ndarray, scale: float, shift: float = 0.0) -> np.ndarray:
     """Return a new array ``a * scale + shift``."""
-    contract.check_array("scale_and_shift", "a", a)
+    a = contract.check_array("scale_and_shift", "a", a)
     s = contract.as_real("scale_and_shift", "scale", scale)
     t = contract.as_real("scale_and_shift", "shift", shift)
     with np.errstate(all="ignore"):
@@ -210,6 +209,7 @@ def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -
     """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``."""
     f = "haversine_many"
     lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
+    lats, lons = np.asarray(lats), np.asarray(lons)  # raw data of a subclass, as native code reads it
     return _haversine_arrays(lat0, lon0, lats, lons)
 
 
@@ -223,6 +223,7 @@ def find_nearest_k(
     """
     f = "find_nearest_k"
     lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
+    lats, lons = np.asarray(lats), np.asarray(lons)  # raw data of a subclass, as native code reads it
     kk = contract.check_k(f, k, lats.shape[0])
     if kk == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)

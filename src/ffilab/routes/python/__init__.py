@@ -80,11 +80,11 @@ def circle_area(radius: float, /) -> float:
 
 def scale_array(arr: np.ndarray, factor: float) -> None:
     """Multiply every element of the writable float64 array ``arr`` by ``factor``, in place."""
-    contract.check_array("scale_array", "arr", arr, writable=True)
+    raw = contract.check_array("scale_array", "arr", arr, writable=True)
     f = contract.as_real("scale_array", "factor", factor)
-    values = _floats(arr)
+    values = _floats(raw)
     for i in range(len(values)):
-        arr[i] = values[i] * f
+        raw[i] = values[i] * f
 
 
 def compute_distances(points: np.ndarray, /) -> np.ndarray:

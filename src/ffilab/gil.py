@@ -1,0 +1,84 @@
+"""Which long-running kernels release the GIL, route by route: a declaration the tests prove.
+
+``tests/test_threads.py::test_gil_declaration`` runs each of these kernels on a large input in a
+worker thread while the main thread counts; a kernel declared ``True`` must let the main thread
+make substantial progress, one declared ``False`` must let it make (almost) none.  A route or a
+kernel missing from the table fails that test, so a new route must state its answer here.
+
+"Releases" describes the kernel on a large input, where it spends its time in its loop.  Every
+kernel still holds the GIL for its argument checks and for building its result.
+
+Evidence (this machine, 2 cores, from ``test_gil_declaration``: the main thread's counting rate
+while the kernel runs, as a fraction of its free-running rate; a pure-Python loop in the worker
+gives 0.00 under the test's long switch interval):
+
+=========  ===========================================================================
+route      measured
+=========  ===========================================================================
+python     0.00 for every kernel
+numpy      0.6 - 1.0 for every kernel (fast_dot/fast_norm: OpenBLAS's own threads
+           compete for the two cores, hence the lower end)
+ctypes     0.8 - 1.0 for every kernel
+cffi_abi   0.8 - 1.0 for every kernel
+cffi_api   0.8 - 1.0 for every kernel
+cython     0.6 - 1.0 for every kernel
+pybind11   0.8 - 1.0 for every kernel
+capi       0.8 - 1.0 for every kernel
+=========  ===========================================================================
+"""
+
+from __future__ import annotations
+
+__all__ = ["LONG_RUNNING_KERNELS", "RELEASES_GIL"]
+
+#: The kernels whose run time grows with their input, so that releasing the GIL matters.
+LONG_RUNNING_KERNELS: tuple[str, ...] = (
+    "sum_of_squares",
+    "primes",
+    "fast_sum",
+    "fast_dot",
+    "fast_norm",
+    "scale_and_shift",
+    "scale_array",
+    "compute_distances",
+    "haversine_many",
+    "find_nearest_k",
+)
+
+# fmt: off
+RELEASES_GIL: dict[str, dict[str, bool]] = {
+    # Pure-Python loops: the interpreter holds the GIL for every bytecode; another thread runs
+    # only when the interpreter forces a switch (every sys.getswitchinterval() seconds), never
+    # because the kernel lets it.
+    "python": dict.fromkeys(LONG_RUNNING_KERNELS, False),
+    # NumPy releases the GIL inside ufunc loops, reductions, sorting/partitioning and BLAS
+    # calls on arrays of more than a few hundred elements; each kernel's own Python code
+    # (contract checks, a loop over blocks or divisors) holds it, but on a large input that
+    # code is a small part of the run.  Measured per kernel:
+    "numpy": {
+        "sum_of_squares": True,     # Python loop over 2**20-element blocks; arange, *, >>, &, sum release
+        "primes": True,             # Python loop over divisors; % and the masks on the pending array release
+        "fast_sum": True,           # np.sum: a reduction, released
+        "fast_dot": True,           # np.dot: BLAS ddot, released
+        "fast_norm": True,          # np.dot(a, a): BLAS, released
+        "scale_and_shift": True,    # a * s, += t: ufuncs, released
+        "scale_array": True,        # arr *= f: an in-place ufunc, released
+        "compute_distances": True,  # column views, *, +, sqrt: ufuncs, released
+        "haversine_many": True,     # about fifteen ufuncs over the arrays, released
+        "find_nearest_k": True,     # the haversine ufuncs, argpartition and lexsort, released
+    },
+    # ctypes drops the GIL around every foreign call made through a CDLL function pointer (only
+    # PyDLL keeps it); the wrapper's contract checks run before, holding it.
+    "ctypes": dict.fromkeys(LONG_RUNNING_KERNELS, True),
+    # cffi releases the GIL around every call into C, in ABI mode (libffi call) and in API mode
+    # (the generated wrapper has Py_BEGIN/END_ALLOW_THREADS around the call).
+    "cffi_abi": dict.fromkeys(LONG_RUNNING_KERNELS, True),
+    "cffi_api": dict.fromkeys(LONG_RUNNING_KERNELS, True),
+    # Every loop sits in a `with nogil:` block, after the checks and before the result is built.
+    "cython": dict.fromkeys(LONG_RUNNING_KERNELS, True),
+    # py::gil_scoped_release around every C-core call (ReleaseGilIf with a threshold of 0).
+    "pybind11": dict.fromkeys(LONG_RUNNING_KERNELS, True),
+    # Py_BEGIN_ALLOW_THREADS / Py_END_ALLOW_THREADS around every C-core call.
+    "capi": dict.fromkeys(LONG_RUNNING_KERNELS, True),
+}
+# fmt: on

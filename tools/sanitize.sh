@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Native safety check: build every compiled route with ASan + LSan + UBSan and run the whole test suite under them.
+#
+#   tools/sanitize.sh                      # venv /tmp/ffilab-asan, build dir build/sanitize
+#   FFILAB_ASAN_VENV=DIR FFILAB_ASAN_BUILD_DIR=DIR FFILAB_ASAN_JOBS=N tools/sanitize.sh [PYTEST ARGS...]
+#
+# Exits non-zero if the build fails, a test fails, or any sanitizer report appears; the last line
+# is the summary ("sanitizers: 0 reports, N tests passed").  Needs GCC's sanitizer runtimes, PyPI
+# (for the build and test requirements) and CMake >= 3.18 (taken from PyPI when the system has none).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+venv=${FFILAB_ASAN_VENV:-/tmp/ffilab-asan}
+build_dir=${FFILAB_ASAN_BUILD_DIR:-$repo/build/sanitize}
+jobs=${FFILAB_ASAN_JOBS:-2}
+python=${PYTHON:-python3}
+sanitize=address,undefined
+# The runtime preloaded below must be the one the modules were compiled against: build with GCC.
+export CC=${CC:-gcc} CXX=${CXX:-g++}
+
+# --- GCC's sanitizer runtimes: checked, never installed behind the user's back ------------------
+# `gcc -print-file-name` echoes the bare name back when it has no such file.
+libasan=$("$CC" -print-file-name=libasan.so)
+libubsan=$("$CC" -print-file-name=libubsan.so)
+libstdcxx=$("$CXX" -print-file-name=libstdc++.so)
+if [[ ! -e $libasan || ! -e $libubsan || ! -e $libstdcxx ]]; then
+  gcc_major=$("$CC" -dumpversion | cut -d. -f1)
+  echo "tools/sanitize.sh: $CC lacks a runtime this check preloads (libasan.so, libubsan.so, libstdc++.so)." >&2
+  echo "  On Debian/Ubuntu install it with:  apt-get install libgcc-${gcc_major}-dev libasan* libubsan*" >&2
+  echo "  (libgcc-${gcc_major}-dev depends on the matching libasanN and libubsanN)" >&2
+  exit 2
+fi
+
+# --- a venv of its own, so the sanitized build never replaces the normal one ----------------------
+if [[ ! -x $venv/bin/python ]]; then
+  "$python" -m venv "$venv"
+fi
+py=$venv/bin/python
+export PATH=$venv/bin:$PATH
+"$py" -m pip install -q --upgrade pip
+
+# Build without isolation so that build_dir stays valid between runs (an isolated build would
+# record a temporary environment's paths in the CMake cache); the build requirements are therefore
+# installed from PyPI first (with the package's dependencies and test extras, all read from
+# pyproject.toml), plus cmake/ninja when scikit-build-core says this machine needs them.
+mapfile -t requires < <("$py" -c '
+import sys, tomllib
+meta = tomllib.load(open(sys.argv[1], "rb"))
+project = meta["project"]
+print("\n".join(meta["build-system"]["requires"] + project["dependencies"]
+                + project["optional-dependencies"]["test"]))' "$repo/pyproject.toml")
+"$py" -m pip install -q "${requires[@]}"
+mapfile -t backend_requires < <(cd "$repo" && "$py" -c '
+from scikit_build_core.build import get_requires_for_build_wheel
+print("\n".join(get_requires_for_build_wheel()))')
+if ((${#backend_requires[@]})); then
+  "$py" -m pip install -q "${backend_requires[@]}"
+fi
+
+# RelWithDebInfo, not Release: pybind11_add_module strips its module in Release, which would
+# take the line numbers out of the reports.  The code is still optimised as in the measured build:
+# ffilab's -O3 comes after RelWithDebInfo's -O2 on every compile line.
+echo "tools/sanitize.sh: building ffilab with -fsanitize=$sanitize into $venv (build dir $build_dir)"
+"$py" -m pip install -q --no-build-isolation --force-reinstall --no-deps \
+  -C cmake.define.FFILAB_SANITIZE="$sanitize" \
+  -C cmake.build-type=RelWithDebInfo \
+  -C build-dir="$build_dir" \
+  "$repo"
+
+# Prove the flag reached every compiled module: each must need the ASan and UBSan runtimes.
+# (find_spec, not import: the modules cannot load before the runtime is preloaded below.)
+site=$("$py" -c 'import importlib.util as u; print(u.find_spec("ffilab").submodule_search_locations[0])')
+mapfile -t modules < <(find "$site" -name '*.so')
+if ((${#modules[@]} == 0)); then
+  echo "tools/sanitize.sh: no compiled module found under $site" >&2
+  exit 1
+fi
+for so in "${modules[@]}"; do
+  needed=$(readelf -d "$so")
+  if ! grep -q 'libasan' <<<"$needed" || ! grep -q 'libubsan' <<<"$needed"; then
+    echo "tools/sanitize.sh: $so is not built with -fsanitize=$sanitize" >&2
+    exit 1
+  fi
+done
+echo "tools/sanitize.sh: ${#modules[@]} compiled modules carry -fsanitize=$sanitize"
+
+# --- the test suite under the sanitizers --------------------------------------------------------
+logs=$(mktemp -d "${TMPDIR:-/tmp}/ffilab-sanitize.XXXXXX")
+# ASan must be the first library loaded, and CPython itself is not built with it: preload it.
+# libstdc++ too: python is a C program, so without it ASan's __cxa_throw interceptor finds no real
+# __cxa_throw at start-up and the first C++ exception (pybind11, matplotlib) aborts with
+# "CHECK failed: asan_interceptors.cpp ... real___cxa_throw".  The modules pull in libubsan themselves.
+export LD_PRELOAD="$libasan $libstdcxx"
+# CPython's own allocator hides its blocks from LSan; plain malloc makes them visible.
+export PYTHONMALLOC=malloc
+# Reports go to one file per process (log_path.PID), so those of subprocesses and of
+# pytest-xdist workers are counted too, whoever captures their stderr.
+# allocator_may_return_null: a test asking for an impossible size must see MemoryError, not an abort.
+export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:fast_unwind_on_malloc=0:log_path=$logs/asan"
+export LSAN_OPTIONS="suppressions=$repo/tools/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
+
+deselect=(
+  # These two make a child process segfault on purpose (ctypes.string_at(0)) to test that a
+  # crash is contained.  ASan turns that SIGSEGV into a report and exit status 1, so the child
+  # no longer dies "by signal" and its report would be counted here; they prove pytest-xdist and
+  # run_child's handling, not native code, and run in the normal suite.  Deselecting them (rather
+  # than ASAN_OPTIONS=handle_segv=0) keeps ASan's stack trace for any real SEGV in a route.
+  --deselect tests/test_isolation.py::test_verify_reports_a_crashed_child_by_signal
+  --deselect tests/test_isolation.py::test_the_test_suite_survives_a_segfaulting_test
+)
+
+echo "tools/sanitize.sh: running the test suite under ASan/LSan/UBSan (reports in $logs)"
+set +e
+(cd "$repo" && "$py" -m pytest -p no:cacheprovider -n "$jobs" "${deselect[@]}" "$@") 2>&1 | tee "$logs/pytest.log"
+test_status=${PIPESTATUS[0]}
+set -e
+
+# A report in any process's log file, or one printed straight to the output, counts.
+pattern='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:'
+reports=0
+for f in "$logs"/asan.* "$logs"/ubsan.*; do
+  [[ -e $f ]] || continue
+  n=$(grep -cE "$pattern" "$f" || true)
+  if ((n > 0)); then
+    echo "=== $f"
+    cat "$f"
+  fi
+  reports=$((reports + n))
+done
+printed=$(grep -cE "$pattern" "$logs/pytest.log" || true)
+reports=$((reports + printed))
+passed=$(grep -oE '[0-9]+ passed' "$logs/pytest.log" | tail -n 1 | cut -d' ' -f1)
+
+echo "sanitizers: $reports reports, ${passed:-0} tests passed"
+if ((reports > 0 || test_status != 0)); then
+  exit 1
+fi
