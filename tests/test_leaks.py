@@ -36,10 +36,10 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re
 
 ROUNDS = 3
 WARMUP_ITERATIONS = 200
-ITERATIONS = 2000
+ITERATIONS = 1000
 #: Allowed growth per round.  Observed noise: at most a few blocks and a few hundred heap bytes
 #: once warm; a leak of one block or one malloc chunk (>= 32 bytes) on any single path of a
-#: kernel (at most 39 bad and 12 good paths, so each runs >= 50 times a round) exceeds both.
+#: kernel (at most 39 bad and 12 good paths, so each runs >= 25 times a round) exceeds both.
 BLOCKS_NOISE = 10
 HEAP_NOISE = 512
 

@@ -8,23 +8,25 @@ kernel missing from the table fails that test, so a new route must state its ans
 "Releases" describes the kernel on a large input, where it spends its time in its loop.  Every
 kernel still holds the GIL for its argument checks and for building its result.
 
-Evidence (this machine, 2 cores, from ``test_gil_declaration``: the main thread's counting rate
-while the kernel runs, as a fraction of its free-running rate; a pure-Python loop in the worker
-gives 0.00 under the test's long switch interval):
+Evidence (2-core machine, two runs of the whole suite under pytest-xdist, i.e. with another test
+process busy beside it): the main thread's counting rate while the kernel runs, as a fraction of
+its free-running rate measured just before (values above 1 mean the baseline itself was slowed
+by the other process).  The control, a pure-Python loop in the worker, gave 0.000 in all 160
+measurements; each test records both numbers (``pytest --junitxml=FILE`` shows them).
 
-=========  ===========================================================================
-route      measured
-=========  ===========================================================================
-python     0.00 for every kernel
-numpy      0.6 - 1.0 for every kernel (fast_dot/fast_norm: OpenBLAS's own threads
-           compete for the two cores, hence the lower end)
-ctypes     0.8 - 1.0 for every kernel
-cffi_abi   0.8 - 1.0 for every kernel
-cffi_api   0.8 - 1.0 for every kernel
-cython     0.6 - 1.0 for every kernel
-pybind11   0.8 - 1.0 for every kernel
-capi       0.8 - 1.0 for every kernel
-=========  ===========================================================================
+=========  ======================  ====================================================
+route      measured                note
+=========  ======================  ====================================================
+python     0.000 for every kernel  holds: not one step while a kernel runs
+numpy      0.38 - 1.19             releases; primes is lowest (its tail, below ~500
+                                   pending candidates, runs ufuncs too small to release)
+ctypes     0.62 - 1.16             releases
+cffi_abi   0.69 - 1.05             releases
+cffi_api   0.55 - 1.11             releases
+cython     0.68 - 1.00             releases
+pybind11   0.64 - 1.23             releases
+capi       0.61 - 1.23             releases
+=========  ======================  ====================================================
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ RELEASES_GIL: dict[str, dict[str, bool]] = {
     # code is a small part of the run.  Measured per kernel:
     "numpy": {
         "sum_of_squares": True,     # Python loop over 2**20-element blocks; arange, *, >>, &, sum release
-        "primes": True,             # Python loop over divisors; % and the masks on the pending array release
+        "primes": True,             # Python loop over divisors; %, masks on the pending array release (>500 left)
         "fast_sum": True,           # np.sum: a reduction, released
         "fast_dot": True,           # np.dot: BLAS ddot, released
         "fast_norm": True,          # np.dot(a, a): BLAS, released
