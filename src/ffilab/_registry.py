@@ -67,12 +67,16 @@ class RouteUnavailable(ImportError):
 ROUTES: tuple[RouteSpec, ...] = (
     RouteSpec("python",   "interpreted", "plain Python loops: the reference",                        False),
     RouteSpec("numpy",    "vectorised",  "NumPy array expressions",                                  False),
+    RouteSpec("numba",    "JIT",         "Numba @njit kernels, compiled to machine code at first call",  False),
     RouteSpec("ctypes",   "C ABI (FFI)", "libffilab_core.so loaded with ctypes.CDLL",                True),
     RouteSpec("cffi_abi", "C ABI (FFI)", "libffilab_core.so loaded with cffi ffi.dlopen",            True),
     RouteSpec("cffi_api", "C extension", "cffi out-of-line API mode over the C core",                True),
     RouteSpec("cython",   "C extension", "typed Cython (loops written in Cython)",                   True),
     RouteSpec("pybind11", "C++ binding", "pybind11 module over the C core",                          True),
+    RouteSpec("nanobind", "C++ binding", "nanobind module over the C core",                          True),
     RouteSpec("capi",     "C extension", "hand-written CPython C API module over the C core",        True),
+    RouteSpec("pyo3",     "Rust binding", "Rust crate with PyO3, built by cargo",                     True),
+    RouteSpec("mypyc",    "compiled Python", "the reference's typed Python compiled by mypyc",       True),
 )
 # fmt: on
 

@@ -82,5 +82,14 @@ RELEASES_GIL: dict[str, dict[str, bool]] = {
     "pybind11": dict.fromkeys(LONG_RUNNING_KERNELS, True),
     # Py_BEGIN_ALLOW_THREADS / Py_END_ALLOW_THREADS around every C-core call.
     "capi": dict.fromkeys(LONG_RUNNING_KERNELS, True),
+    # @njit(nogil=True): the compiled loop runs without the GIL once the wrapper's checks are done.
+    "numba": dict.fromkeys(LONG_RUNNING_KERNELS, True),
+    # nb::gil_scoped_release around every C-core call.
+    "nanobind": dict.fromkeys(LONG_RUNNING_KERNELS, True),
+    # py.allow_threads(|| ...) around every Rust loop (the arrays are read through raw slices).
+    "pyo3": dict.fromkeys(LONG_RUNNING_KERNELS, True),
+    # mypyc compiles to C that calls the C API for every object operation: it holds the GIL
+    # throughout, like the interpreter it replaces.
+    "mypyc": dict.fromkeys(LONG_RUNNING_KERNELS, False),
 }
 # fmt: on
