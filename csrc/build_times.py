@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 # Routes that link the C core's objects (see ffilab_link_core and libffilab_core in CMakeLists.txt).
-CORE_ROUTES = {"ctypes", "cffi_abi", "cffi_api", "pybind11", "capi"}
+CORE_ROUTES = {"ctypes", "cffi_abi", "cffi_api", "pybind11", "nanobind", "capi"}
 
 
 def main(log_path: str, out_path: str, routes: list[str]) -> None:

@@ -1,5 +1,5 @@
 /* ffilab_core.h: the plain C kernels shared by the C-ABI routes (ctypes, cffi_abi, cffi_api,
- * capi) and the C++ glue of the pybind11 route.
+ * capi) and the C++ glue of the pybind11 and nanobind routes.
  *
  * The functions know nothing of Python.  They never trust their caller: a NULL pointer with a
  * positive length, a negative length or an out-of-contract integer is answered with a status

@@ -192,7 +192,7 @@ def _large_inputs() -> dict[str, tuple[Callable[[ModuleType], object], int]]:
     lons = rng.uniform(-180.0, 180.0, _N)
     vector = 8 * _N  # a result of _N doubles, or a temporary copy of an input
     return {
-        # The C-allocated result handed to NumPy without a copy (C-ABI routes and pybind11).
+        # The C-allocated result handed to NumPy without a copy (C-ABI routes, pybind11 and nanobind).
         "compute_distances": (lambda m: m.compute_distances(points), vector),
         # The C core's growing buffer of primes, copied into a list and freed (303 primes).
         "primes": (lambda m: m.primes(2000), 8 * 303),

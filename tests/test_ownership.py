@@ -13,7 +13,7 @@ from conftest import load_route
 
 # Routes whose compute_distances buffer is allocated by the C core (ffl_compute_distances) and
 # handed to NumPy.  Cython fills a NumPy array it allocates itself (nothing to hand over).
-C_ALLOCATED = ["ctypes", "cffi_abi", "cffi_api", "capi", "pybind11"]
+C_ALLOCATED = ["ctypes", "cffi_abi", "cffi_api", "capi", "pybind11", "nanobind"]
 
 
 def _rss_bytes() -> int:

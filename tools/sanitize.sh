@@ -84,6 +84,11 @@ for so in "${modules[@]}"; do
 done
 echo "tools/sanitize.sh: ${#modules[@]} compiled modules carry -fsanitize=$sanitize"
 
+# LeakSanitizer runs in every Python process of this venv from an atexit handler, while the
+# interpreter is alive (see tools/lsan_live_check.py for why not at exit).
+cp "$repo/tools/lsan_live_check.py" "$site/../_ffilab_lsan_live_check.py"
+echo "import _ffilab_lsan_live_check" > "$site/../_ffilab_lsan_live_check.pth"
+
 # --- the test suite under the sanitizers --------------------------------------------------------
 logs=$(mktemp -d "${TMPDIR:-/tmp}/ffilab-sanitize.XXXXXX")
 # ASan must be the first library loaded, and CPython itself is not built with it: preload it.
@@ -96,9 +101,27 @@ export PYTHONMALLOC=malloc
 # Reports go to one file per process (log_path.PID), so those of subprocesses and of
 # pytest-xdist workers are counted too, whoever captures their stderr.
 # allocator_may_return_null: a test asking for an impossible size must see MemoryError, not an abort.
-export ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1:fast_unwind_on_malloc=0:log_path=$logs/asan"
+# leak_check_at_exit=0: the leak check runs earlier, from tools/lsan_live_check.py.
+asan_options="detect_leaks=1:leak_check_at_exit=0:allocator_may_return_null=1:fast_unwind_on_malloc=0"
+export ASAN_OPTIONS="$asan_options:log_path=$logs/asan"
 export LSAN_OPTIONS="suppressions=$repo/tools/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
+
+# The leak check must be able to fail: a process that loses a malloc'd block is reported.
+probe_logs=$(mktemp -d "${TMPDIR:-/tmp}/ffilab-sanitize-probe.XXXXXX")
+ASAN_OPTIONS="$asan_options:log_path=$probe_logs/asan" "$py" -c '
+import ctypes
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+for _ in range(64):
+    ctypes.memset(libc.malloc(4096), 0, 4096)  # the pointer is dropped: lost for good
+' || true
+if ! grep -qs "ERROR: LeakSanitizer" "$probe_logs"/asan.*; then
+  echo "tools/sanitize.sh: the leak check did not report a deliberate leak; it is not working" >&2
+  exit 1
+fi
+echo "tools/sanitize.sh: the leak check reports a deliberate leak (probe ok)"
+rm -rf "$probe_logs"
 
 deselect=(
   # These two make a child process segfault on purpose (ctypes.string_at(0)) to test that a

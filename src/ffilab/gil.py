@@ -26,6 +26,7 @@ cffi_api   0.55 - 1.11             releases
 cython     0.68 - 1.00             releases
 pybind11   0.64 - 1.23             releases
 capi       0.61 - 1.23             releases
+nanobind   0.46 - 1.73             releases (one run, load average about 7)
 =========  ======================  ====================================================
 """
 

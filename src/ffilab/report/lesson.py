@@ -328,6 +328,10 @@ DECISION_COLUMNS: dict[str, str] = {
     "cython": "Cython",
     "pybind11": "pybind11",
     "capi": "CPython C API",
+    "numba": "(not in the lesson's table)",
+    "nanobind": "(not in the lesson's table)",
+    "pyo3": "(not in the lesson's table)",
+    "mypyc": "(not in the lesson's table)",
 }
 
 # fmt: off
@@ -340,12 +344,17 @@ DECISION_QUALITATIVE: dict[str, dict[str, str]] = {
         "cffi_api": "yes (cffi generates and compiles a C extension)",
         "cython": "yes (.pyx to C to extension)", "pybind11": "yes (C++ extension module)",
         "capi": "yes (C extension module)",
+        "numba": "no build step; LLVM compiles each kernel at its first call (a cost we report)",
+        "nanobind": "yes (C++ extension module)", "pyo3": "yes (Rust crate built by cargo)",
+        "mypyc": "yes (typed Python to C to extension)",
     },
     "Learning curve": {
         "python": "none", "numpy": "low (think in whole arrays)",
         "ctypes": "low (argtypes/restype by hand)", "cffi_abi": "low (paste the C declarations)",
         "cffi_api": "low to medium (plus a build step)", "cython": "medium (Python plus C types)",
         "pybind11": "medium (C++ and its templates)", "capi": "high (reference counts, error protocol)",
+        "numba": "low (a subset of Python and NumPy)", "nanobind": "medium (C++ and its templates)",
+        "pyo3": "medium to high (Rust, ownership, PyO3's types)", "mypyc": "low (type-annotated Python)",
     },
     "C++ support": {
         "python": "n/a", "numpy": "n/a",
@@ -354,6 +363,8 @@ DECISION_QUALITATIVE: dict[str, dict[str, str]] = {
         "cython": "partial (cdef extern C++ classes, libcpp containers)",
         "pybind11": "full (classes, overloads, STL, exceptions)",
         "capi": "possible (write the module in C++, no help)",
+        "numba": "none", "nanobind": "full (classes, STL, exceptions; C++17)",
+        "pyo3": "n/a (Rust; C through FFI)", "mypyc": "none",
     },
     "NumPy integration": {
         "python": "none (element by element)", "numpy": "native",
@@ -363,6 +374,9 @@ DECISION_QUALITATIVE: dict[str, dict[str, str]] = {
         "cython": "typed memoryviews (buffer protocol)",
         "pybind11": "py::array_t (converts silently unless noconvert)",
         "capi": "buffer protocol or NumPy C API, by hand",
+        "numba": "native (arrays are typed on the first call)",
+        "nanobind": "nb::ndarray (converts silently unless .noconvert())",
+        "pyo3": "the numpy crate (PyReadonlyArray / PyArray)", "mypyc": "none (arrays are plain objects)",
     },
     "Error handling": {
         "python": "exceptions", "numpy": "exceptions; errstate for float errors",
@@ -372,12 +386,19 @@ DECISION_QUALITATIVE: dict[str, dict[str, str]] = {
         "cython": "mostly automatic (exceptions propagate; except clauses on cdef)",
         "pybind11": "automatic (C++ exceptions become Python exceptions)",
         "capi": "manual (set PyErr_* and return NULL on every path)",
+        "numba": "exceptions, but integers wrap and arguments coerce: checks needed",
+        "nanobind": "automatic (C++ exceptions become Python exceptions)",
+        "pyo3": "automatic (PyResult / PyErr, panics become exceptions)",
+        "mypyc": "exceptions (plus TypeError at annotated boundaries)",
     },
     "Debugging": {
         "python": "easy (pdb, tracebacks)", "numpy": "easy (Python tools)",
         "ctypes": "hard (segfaults, gdb)", "cffi_abi": "hard (gdb; clearer type errors)",
         "cffi_api": "hard (gdb; clearer type errors)", "cython": "medium (cython -a, generated C)",
         "pybind11": "medium (C++ debugger, long template errors)", "capi": "very hard (gdb, reference-count bugs)",
+        "numba": "medium (typing errors at compile time; no pdb inside njit)",
+        "nanobind": "medium (C++ debugger, template errors)", "pyo3": "medium (Rust compiler catches most; gdb)",
+        "mypyc": "medium (run it interpreted to debug)",
     },
     "Type safety": {
         "python": "dynamic", "numpy": "dtypes checked at run time",
@@ -385,6 +406,8 @@ DECISION_QUALITATIVE: dict[str, dict[str, str]] = {
         "cffi_abi": "C declarations (argument types checked)", "cffi_api": "C declarations, checked by the C compiler",
         "cython": "static C types where declared", "pybind11": "C++ types, checked at conversion",
         "capi": "manual (whatever you parse)",
+        "numba": "inferred at compile time per signature", "nanobind": "C++ types, checked at conversion",
+        "pyo3": "Rust types, checked at extraction; memory-safe", "mypyc": "annotations enforced at run time",
     },
     "Best for": {
         "python": "the reference; code that is not hot", "numpy": "whole-array arithmetic",
@@ -392,6 +415,10 @@ DECISION_QUALITATIVE: dict[str, dict[str, str]] = {
         "cffi_abi": "the same, declared in C syntax", "cffi_api": "wrapping a C library, with a build step",
         "cython": "speeding up Python loops gradually", "pybind11": "exposing C++ code and classes",
         "capi": "full control, no dependency",
+        "numba": "numeric loops over arrays, no build step",
+        "nanobind": "exposing C++ with the lowest binding overhead",
+        "pyo3": "new native code that must be memory-safe",
+        "mypyc": "an existing typed code base, modest gains",
     },
 }
 # fmt: on

@@ -1,0 +1,42 @@
+"""Route ``nanobind``: the C core bound from C++ with nanobind (the compiled module ``_ext``).
+
+There is no Python wrapper layer: the names below are the compiled functions and class
+themselves, and every argument check of the contract (``ffilab.contract``) happens in C++
+(``_ext.cpp``), where nanobind's converting casters (and ``nb::ndarray`` arguments, which
+would convert a float32 or strided array into a hidden copy) are deliberately not used.  Array
+results leave the nanobind way, as ``nb::ndarray<nb::numpy>`` over a buffer owned by a capsule.
+"""
+
+from __future__ import annotations
+
+from ffilab.routes.nanobind._ext import (
+    Accumulator,
+    circle_area,
+    compute_distances,
+    fast_dot,
+    fast_norm,
+    fast_sum,
+    find_nearest_k,
+    haversine_distance,
+    haversine_many,
+    primes,
+    scale_and_shift,
+    scale_array,
+    sum_of_squares,
+)
+
+__all__ = [
+    "Accumulator",
+    "circle_area",
+    "compute_distances",
+    "fast_dot",
+    "fast_norm",
+    "fast_sum",
+    "find_nearest_k",
+    "haversine_distance",
+    "haversine_many",
+    "primes",
+    "scale_and_shift",
+    "scale_array",
+    "sum_of_squares",
+]

@@ -1,0 +1,884 @@
+// _ext.cpp: route nanobind, the lesson's kernels bound from C++ with nanobind over the shared C core.
+//
+// The kernels themselves are the C core's (csrc/ffilab_core.c), so this route runs the very same
+// machine code as ctypes, cffi, the C API and pybind11: what differs is only the glue below.
+//
+// nanobind's automatic casters do not follow ffilab's contract (ffilab/contract.py):
+//   * an int64_t or double parameter given a bad value (2**64, "3", None) makes the call fall
+//     through every overload and raise TypeError ("incompatible function arguments"), where the
+//     contract wants OverflowError for 2**64 and names the argument in its message;
+//   * nb::ndarray<double, nb::c_contig> converts float32 or strided arrays into a temporary copy
+//     (an in-place kernel would write into the copy and the caller's array would never change);
+//     with .noconvert() a non-contiguous array is a TypeError where the contract says ValueError,
+//     and every array argument is imported through DLPack or the buffer protocol on every call.
+// So every argument is taken as a plain nb::handle and checked here, in the reference's order,
+// raising exactly the reference's exception class.  Arrays are checked with NumPy's own flags
+// (its C API), which are the very flags contract.py reads.  Results go out the nanobind way: a
+// buffer plus an owner capsule wrapped in nb::ndarray<nb::numpy>, never copied.  There is no
+// Python wrapper layer.
+
+#include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
+
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "ffilab_core.h"
+
+namespace nb = nanobind;
+
+namespace {
+
+// Sets a Python exception of the given class and unwinds to nanobind's dispatcher, which
+// restores it unchanged.  nanobind's own exception types do not cover OverflowError.
+[[noreturn]] void throw_python(PyObject *type, const std::string &message) {
+    PyErr_SetString(type, message.c_str());
+    throw nb::python_error();
+}
+
+// Maps a status code of the C core onto the exception it stands for (see ffilab_core.h).  The
+// checks below run first, so a non-OK status means the core caught something they let through:
+// it is still reported, never ignored.
+void check_status(const char *func, int status) {
+    if (status == FFL_OK) {
+        return;
+    }
+    const std::string message = std::string(func) + ": the C core returned status " + std::to_string(status);
+    switch (status) {
+    case FFL_EINVAL:
+        throw_python(PyExc_ValueError, message);
+    case FFL_EOVERFLOW:
+        throw_python(PyExc_OverflowError, message);
+    case FFL_ENOMEM:
+        throw_python(PyExc_MemoryError, message);
+    default:
+        throw_python(PyExc_RuntimeError, message);
+    }
+}
+
+std::string short_type_name(nb::handle obj) {
+    // __name__ rather than tp_name, which carries the module ("numpy.float32"), as the
+    // reference's messages do.
+    return nb::str(obj.type().attr("__name__")).c_str();
+}
+
+std::string describe(nb::handle obj) {
+    if (PyArray_Check(obj.ptr())) {
+        return nb::str("{} array of shape {}").format(obj.attr("dtype"), obj.attr("shape")).c_str();
+    }
+    return short_type_name(obj);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Integers and reals.
+
+// An integer argument as a C long long, or the contract's exception.  overflow is -1 or +1 when
+// the Python int lies outside the range of long long: the range is checked on the Python int
+// itself, so 2**64 + 5 can never wrap around to 5.
+struct IndexValue {
+    long long value;
+    int overflow;
+};
+
+IndexValue to_index(const char *func, const char *name, nb::handle obj) {
+    // PyNumber_Index is operator.index: int, bool, NumPy integers and anything with __index__.
+    PyObject *index = PyNumber_Index(obj.ptr());
+    if (index == nullptr) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            throw_python(PyExc_TypeError,
+                         std::string(func) + ": " + name + " must be an integer, got " + short_type_name(obj));
+        }
+        throw nb::python_error();  // anything else __index__ raised passes through, as in Python
+    }
+    nb::object owned = nb::steal(index);
+    IndexValue out{0, 0};
+    out.value = PyLong_AsLongLongAndOverflow(index, &out.overflow);
+    if (out.value == -1 && out.overflow == 0 && PyErr_Occurred()) {
+        throw nb::python_error();
+    }
+    return out;
+}
+
+std::string got(const IndexValue &v) {
+    // The value itself only when it is small: str() of a huge int can itself fail (Python's
+    // limit on int-to-decimal conversion), and the exception class must not depend on that.
+    if (v.overflow > 0) {
+        return "an integer above 2**63 - 1";
+    }
+    if (v.overflow < 0) {
+        return "an integer below -2**63";
+    }
+    return std::to_string(v.value);
+}
+
+int64_t as_index(const char *func, const char *name, nb::handle obj, int64_t minimum, int64_t maximum) {
+    const IndexValue v = to_index(func, name, obj);
+    if (v.overflow < 0 || (v.overflow == 0 && v.value < minimum)) {
+        throw_python(PyExc_ValueError,
+                     std::string(func) + ": " + name + " must be >= " + std::to_string(minimum) + ", got " + got(v));
+    }
+    if (v.overflow > 0 || v.value > maximum) {
+        throw_python(PyExc_OverflowError,
+                     std::string(func) + ": " + name + " must be <= " + std::to_string(maximum) + ", got " + got(v));
+    }
+    return static_cast<int64_t>(v.value);
+}
+
+// k of find_nearest_k: below 0 and above n are both ValueError (there is no OverflowError case,
+// as in the reference's contract.check_k).
+int64_t check_k(const char *func, nb::handle obj, int64_t n) {
+    const IndexValue v = to_index(func, "k", obj);
+    if (v.overflow < 0 || (v.overflow == 0 && v.value < 0)) {
+        throw_python(PyExc_ValueError, std::string(func) + ": k must be >= 0, got " + got(v));
+    }
+    if (v.overflow > 0 || v.value > n) {
+        throw_python(PyExc_ValueError, std::string(func) + ": k must be <= the number of points (" +
+                                           std::to_string(n) + "), got " + got(v));
+    }
+    return static_cast<int64_t>(v.value);
+}
+
+// A real argument with PyFloat_AsDouble's rules, but the contract's classes: nanobind's double
+// caster turns an int too large for a float into TypeError (the contract says OverflowError).
+double as_real(const char *func, const char *name, nb::handle obj) {
+    PyObject *o = obj.ptr();
+    if (PyFloat_CheckExact(o)) {
+        return PyFloat_AS_DOUBLE(o);
+    }
+    // The reference accepts exactly the types with __float__ or __index__ and never calls
+    // anything on the others (str, bytes, None, complex), so decide on the type's slots first.
+    PyNumberMethods *num = Py_TYPE(o)->tp_as_number;
+    if (num == nullptr || (num->nb_float == nullptr && num->nb_index == nullptr)) {
+        throw_python(PyExc_TypeError,
+                     std::string(func) + ": " + name + " must be a real number, got " + short_type_name(obj));
+    }
+    const double value = PyFloat_AsDouble(o);
+    if (value == -1.0 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            throw_python(PyExc_OverflowError,
+                         std::string(func) + ": " + name + " is too large to convert to float");
+        }
+        throw nb::python_error();  // what __float__ / __index__ raised, as in Python
+    }
+    return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arrays in.
+
+// The checks common to every array argument, in the reference's order (type, dtype,
+// contiguity, alignment, writability).  Returns the caller's array itself, never a copy; it
+// stays referenced by the caller's argument tuple for the whole call, so its data cannot be
+// freed while the GIL is released.
+PyArrayObject *check_float64(const char *func, const char *name, nb::handle obj, bool writable) {
+    const char *what = writable ? " must be a writable C-contiguous float64 array, got "
+                                : " must be a C-contiguous float64 array, got ";
+    // PyArray_Check is isinstance(obj, numpy.ndarray), subclasses (masked arrays) included.
+    if (!PyArray_Check(obj.ptr())) {
+        throw_python(PyExc_TypeError, std::string(func) + ": " + name + what + describe(obj));
+    }
+    auto *arr = reinterpret_cast<PyArrayObject *>(obj.ptr());
+    // Native-endian float64 only: '>f8' has type NPY_DOUBLE too, but is byte-swapped.
+    if (PyArray_TYPE(arr) != NPY_DOUBLE || !PyArray_ISNOTSWAPPED(arr)) {
+        throw_python(PyExc_TypeError, std::string(func) + ": " + name + what + describe(obj));
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(arr)) {
+        throw_python(PyExc_ValueError, std::string(func) + ": " + name + what + "a non-contiguous array");
+    }
+    if (!PyArray_ISALIGNED(arr)) {
+        // A float64 view at an odd byte offset: reading it through double* is undefined
+        // behaviour in C (and vectorised loops may fault on it), so the contract rejects it.
+        throw_python(PyExc_ValueError, std::string(func) + ": " + name + what + "a misaligned array");
+    }
+    if (writable && !PyArray_ISWRITEABLE(arr)) {
+        throw_python(PyExc_ValueError, std::string(func) + ": " + name + what + "a read-only array");
+    }
+    return arr;
+}
+
+PyArrayObject *check_array(const char *func, const char *name, nb::handle obj, bool writable = false) {
+    PyArrayObject *arr = check_float64(func, name, obj, writable);
+    if (PyArray_NDIM(arr) != 1) {
+        throw_python(PyExc_ValueError, std::string(func) + ": " + name + " must be 1-D, got " + describe(obj));
+    }
+    return arr;
+}
+
+PyArrayObject *check_points(const char *func, const char *name, nb::handle obj) {
+    PyArrayObject *arr = check_float64(func, name, obj, false);
+    if (PyArray_NDIM(arr) != 2 || PyArray_DIM(arr, 1) != 2) {
+        throw_python(PyExc_ValueError,
+                     std::string(func) + ": " + name + " must have shape (n, 2), got " + describe(obj));
+    }
+    return arr;
+}
+
+void check_same_length(const char *func, PyArrayObject *a, PyArrayObject *b, const char *names) {
+    if (PyArray_DIM(a, 0) != PyArray_DIM(b, 0)) {
+        throw_python(PyExc_ValueError, std::string(func) + ": " + names + " must have the same length, got " +
+                                           std::to_string(PyArray_DIM(a, 0)) + " and " +
+                                           std::to_string(PyArray_DIM(b, 0)));
+    }
+}
+
+const double *data_of(PyArrayObject *arr) { return static_cast<const double *>(PyArray_DATA(arr)); }
+int64_t length_of(PyArrayObject *arr) { return static_cast<int64_t>(PyArray_DIM(arr, 0)); }
+
+// ---------------------------------------------------------------------------------------------
+// Arrays out.
+
+// Deleters for the two kinds of buffer this module hands to NumPy: the C core's (released with
+// ffl_free, the core's own allocator) and the ones allocated here for the core to fill.
+struct CoreFree {
+    void operator()(void *p) const noexcept { ffl_free(p); }
+};
+struct StdFree {
+    void operator()(void *p) const noexcept { std::free(p); }
+};
+
+template <typename T>
+using Vector = nb::ndarray<nb::numpy, T, nb::ndim<1>, nb::c_contig>;
+
+// A buffer of n values for the C core to fill; at least one element, because malloc(0) may
+// return NULL, which would read as failure.  Allocated with the GIL held, before the core runs.
+template <typename T>
+std::unique_ptr<T, StdFree> allocate(const char *func, int64_t n) {
+    const auto count = static_cast<size_t>(n > 0 ? n : 1);
+    T *raw = count <= SIZE_MAX / sizeof(T) ? static_cast<T *>(std::malloc(count * sizeof(T))) : nullptr;
+    if (raw == nullptr) {
+        throw_python(PyExc_MemoryError, std::string(func) + ": could not allocate the result");
+    }
+    return std::unique_ptr<T, StdFree>(raw);
+}
+
+// Hands a buffer to NumPy without a copy.  The capsule becomes its owner: nb::ndarray keeps a
+// reference to it, the NumPy array NumPy builds from it keeps the ndarray, and the capsule's
+// destructor frees the buffer when the last array viewing it dies.  Until the capsule exists
+// unique_ptr owns the buffer, so a failure on the way frees it instead of leaking it.
+// This is nanobind's documented way to return memory to NumPy, and its cost is part of the
+// route: nanobind wraps the buffer in its own ndarray object and calls numpy.asarray on it,
+// which NumPy reads through the buffer protocol; a few hundred ns more per array result than
+// the PyArray_New that pybind11's py::array_t and the C API route use.
+template <typename T, typename Free>
+Vector<T> hand_to_numpy(std::unique_ptr<T, Free> &owned, int64_t n) {
+    nb::capsule owner(owned.get(), [](void *p) noexcept { Free{}(p); });
+    T *data = owned.release();
+    return Vector<T>(data, {static_cast<size_t>(n)}, owner);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The kernels.  Every C-core call that loops over its input runs with the GIL released
+// (nb::gil_scoped_release), whatever the size, as every route of ffilab does (ctypes and cffi
+// always do, and cannot be told otherwise), so a per-call overhead measured here compares like
+// with like.  The scalar kernels (circle_area, haversine_distance, the Accumulator) keep it.
+
+nb::object sum_of_squares(nb::handle n_obj) {
+    const int64_t n = as_index("sum_of_squares", "n", n_obj, 0, FFL_SUM_OF_SQUARES_MAX_N);
+    uint64_t hi = 0;
+    uint64_t lo = 0;
+    int status;
+    {
+        nb::gil_scoped_release release;
+        status = ffl_sum_of_squares(n, &hi, &lo);
+    }
+    check_status("sum_of_squares", status);
+    if (hi == 0) {
+        return nb::int_(lo);
+    }
+    // No C integer type Python converts from holds 128 bits: join the halves with Python ints.
+    return (nb::int_(hi) << nb::int_(64)) | nb::int_(lo);
+}
+
+double circle_area(nb::handle radius) { return ffl_circle_area(as_real("circle_area", "radius", radius)); }
+
+void scale_array(nb::handle arr_obj, nb::handle factor_obj) {
+    PyArrayObject *arr = check_array("scale_array", "arr", arr_obj, /*writable=*/true);
+    const double factor = as_real("scale_array", "factor", factor_obj);
+    // The caller's own buffer: checked writable and C-contiguous above, so the write lands there.
+    auto *data = static_cast<double *>(PyArray_DATA(arr));
+    const int64_t n = length_of(arr);
+    int status;
+    {
+        nb::gil_scoped_release release;
+        status = ffl_scale_array(data, n, factor);
+    }
+    check_status("scale_array", status);
+}
+
+Vector<double> compute_distances(nb::handle points_obj) {
+    PyArrayObject *points = check_points("compute_distances", "points", points_obj);
+    const int64_t n = length_of(points);
+    double *raw;
+    {
+        nb::gil_scoped_release release;
+        raw = ffl_compute_distances(data_of(points), n);
+    }
+    if (raw == nullptr) {
+        throw_python(PyExc_MemoryError, "compute_distances: the C core could not allocate the result");
+    }
+    // The core's malloc'ed buffer becomes the array's memory, freed by the core's ffl_free.
+    std::unique_ptr<double, CoreFree> owned(raw);
+    return hand_to_numpy(owned, n);
+}
+
+nb::list primes(nb::handle n_obj) {
+    const int64_t n = as_index("primes", "n", n_obj, 0, FFL_PRIMES_MAX_N);
+    int64_t *raw = nullptr;
+    int64_t count = 0;
+    int status;
+    {
+        nb::gil_scoped_release release;
+        status = ffl_primes(n, &raw, &count);
+    }
+    std::unique_ptr<int64_t, CoreFree> owned(raw);  // freed on every path, errors included
+    check_status("primes", status);
+    nb::list out = nb::steal<nb::list>(PyList_New(static_cast<Py_ssize_t>(count)));
+    if (!out.is_valid()) {
+        throw nb::python_error();
+    }
+    for (int64_t i = 0; i < count; i++) {
+        PyObject *item = PyLong_FromLongLong(raw[i]);
+        if (item == nullptr) {
+            throw nb::python_error();  // the list's remaining NULL slots are skipped when it dies
+        }
+        PyList_SET_ITEM(out.ptr(), static_cast<Py_ssize_t>(i), item);  // steals the reference
+    }
+    return out;
+}
+
+double fast_sum(nb::handle a_obj) {
+    PyArrayObject *a = check_array("fast_sum", "a", a_obj);
+    nb::gil_scoped_release release;
+    return ffl_fast_sum(data_of(a), length_of(a));
+}
+
+double fast_dot(nb::handle a_obj, nb::handle b_obj) {
+    PyArrayObject *a = check_array("fast_dot", "a", a_obj);
+    PyArrayObject *b = check_array("fast_dot", "b", b_obj);
+    check_same_length("fast_dot", a, b, "a and b");
+    nb::gil_scoped_release release;
+    return ffl_fast_dot(data_of(a), data_of(b), length_of(a));
+}
+
+double fast_norm(nb::handle a_obj) {
+    PyArrayObject *a = check_array("fast_norm", "a", a_obj);
+    nb::gil_scoped_release release;
+    return ffl_fast_norm(data_of(a), length_of(a));
+}
+
+Vector<double> scale_and_shift(nb::handle a_obj, nb::handle scale_obj, nb::handle shift_obj) {
+    PyArrayObject *a = check_array("scale_and_shift", "a", a_obj);
+    const double scale = as_real("scale_and_shift", "scale", scale_obj);
+    const double shift = as_real("scale_and_shift", "shift", shift_obj);
+    const int64_t n = length_of(a);
+    auto out = allocate<double>("scale_and_shift", n);
+    int status;
+    {
+        nb::gil_scoped_release release;
+        status = ffl_scale_and_shift(data_of(a), out.get(), n, scale, shift);
+    }
+    check_status("scale_and_shift", status);
+    return hand_to_numpy(out, n);
+}
+
+double haversine_distance(nb::handle lat1, nb::handle lon1, nb::handle lat2, nb::handle lon2) {
+    const char *f = "haversine_distance";
+    // Separate statements: the reference converts left to right, so the first bad argument wins.
+    const double a = as_real(f, "lat1", lat1);
+    const double b = as_real(f, "lon1", lon1);
+    const double c = as_real(f, "lat2", lat2);
+    const double d = as_real(f, "lon2", lon2);
+    return ffl_haversine(a, b, c, d);
+}
+
+Vector<double> haversine_many(nb::handle lat_obj, nb::handle lon_obj, nb::handle lats_obj, nb::handle lons_obj) {
+    const char *f = "haversine_many";
+    const double lat = as_real(f, "lat", lat_obj);
+    const double lon = as_real(f, "lon", lon_obj);
+    PyArrayObject *lats = check_array(f, "lats", lats_obj);
+    PyArrayObject *lons = check_array(f, "lons", lons_obj);
+    check_same_length(f, lats, lons, "lats and lons");
+    const int64_t n = length_of(lats);
+    auto out = allocate<double>(f, n);
+    int status;
+    {
+        nb::gil_scoped_release release;
+        status = ffl_haversine_many(lat, lon, data_of(lats), data_of(lons), n, out.get());
+    }
+    check_status(f, status);
+    return hand_to_numpy(out, n);
+}
+
+nb::tuple find_nearest_k(nb::handle lat_obj, nb::handle lon_obj, nb::handle lats_obj, nb::handle lons_obj,
+                         nb::handle k_obj) {
+    const char *f = "find_nearest_k";
+    const double lat = as_real(f, "lat", lat_obj);
+    const double lon = as_real(f, "lon", lon_obj);
+    PyArrayObject *lats = check_array(f, "lats", lats_obj);
+    PyArrayObject *lons = check_array(f, "lons", lons_obj);
+    check_same_length(f, lats, lons, "lats and lons");
+    const int64_t n = length_of(lats);
+    const int64_t k = check_k(f, k_obj, n);
+    auto idx = allocate<int64_t>(f, k);
+    auto dist = allocate<double>(f, k);
+    int status;
+    {
+        nb::gil_scoped_release release;
+        status = ffl_find_nearest_k(lat, lon, data_of(lats), data_of(lons), n, k, idx.get(), dist.get());
+    }
+    check_status(f, status);
+    // Both arrays are built before the tuple, so an exception in between frees what remains.
+    Vector<int64_t> indices = hand_to_numpy(idx, k);
+    Vector<double> distances = hand_to_numpy(dist, k);
+    return nb::make_tuple(indices, distances);
+}
+
+// The Accumulator: a small RAII owner of the core's ffl_accumulator, so the C state lives
+// exactly as long as the Python object (nanobind constructs it in place inside the instance
+// and runs the destructor when the instance dies).  Copying would free the handle twice, so
+// copies and moves are forbidden.
+class Accumulator {
+public:
+    explicit Accumulator(double initial) : acc_(ffl_acc_new(initial)) {
+        if (acc_ == nullptr) {
+            throw std::bad_alloc();  // nanobind raises MemoryError for it
+        }
+    }
+    ~Accumulator() { ffl_acc_free(acc_); }
+    Accumulator(const Accumulator &) = delete;
+    Accumulator &operator=(const Accumulator &) = delete;
+
+    void add(double value) { check_status("Accumulator.add", ffl_acc_add(acc_, value)); }
+    double mean() const { return ffl_acc_mean(acc_); }
+    int64_t count() const { return ffl_acc_count(acc_); }
+    double total() const { return ffl_acc_total(acc_); }
+
+private:
+    ffl_accumulator *acc_;  // never NULL: only the constructor sets it
+};
+
+// The Accumulator behind a method's self.  The methods take self as a plain handle rather than
+// Accumulator &: for an instance whose __init__ never ran (Accumulator.__new__(Accumulator)),
+// nanobind's typed self would fail the call with TypeError ("incompatible function arguments")
+// and a RuntimeWarning, where the reference's unset slots raise AttributeError.
+Accumulator &accumulator_of(nb::handle self) {
+    if (!nb::isinstance<Accumulator>(self)) {
+        throw_python(PyExc_TypeError, "Accumulator: a method was called on a " + short_type_name(self) +
+                                          ", not an Accumulator");
+    }
+    if (!nb::inst_ready(self)) {
+        throw_python(PyExc_AttributeError,
+                     "Accumulator: the object was never initialised (__init__ was not called)");
+    }
+    return *nb::inst_ptr<Accumulator>(self);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signatures and docstrings.  Every parameter is a plain object here, so nanobind's generated
+// signatures would read "object"; nb::sig gives the real ones (the same as _ext.pyi), which
+// nanobind puts on the first line of each __doc__.
+//
+// Single arguments are positional-only because they carry no nb::arg at all: nanobind then
+// dispatches the call through its cheapest path (positional arguments only, no defaults), where
+// a keyword call matches nothing and is a TypeError.  That path also turns None away before the
+// function runs, with nanobind's own TypeError ("incompatible function arguments", listing the
+// signature): the contract's class, so these arguments do not opt into None with .none(), which
+// would cost every call the general dispatcher (about 13 ns, a sixth of circle_area's call).
+// Named arguments use the general dispatcher anyway, so there .none() is free and None reaches
+// the checks below, which name the argument.
+
+#define FFL_REAL "typing.SupportsFloat | typing.SupportsIndex"
+#define FFL_F64 "numpy.typing.NDArray[numpy.float64]"
+
+constexpr const char *kModuleDoc = R"doc(Route nanobind: the lesson's kernels bound from C++ with nanobind over the shared C core.
+
+Every argument is checked in C++ against ffilab's contract (ffilab.contract), raising the
+reference's exception class; arrays are never converted or copied.)doc";
+
+constexpr const char *kSumOfSquaresDoc = R"doc(Return the exact sum of ``i * i`` for ``0 <= i < n``.
+
+The loop runs in the C core with a 128-bit accumulator (never the closed form); the GIL is
+released while it runs.
+
+Parameters
+----------
+n : int
+    Number of terms, ``0 <= n <= 2**32``; anything with ``__index__`` is accepted.
+
+Returns
+-------
+int
+    The exact sum (a Python int; never wraps around).
+
+Raises
+------
+TypeError
+    ``n`` is not an integer.
+ValueError
+    ``n < 0``.
+OverflowError
+    ``n > 2**32``.)doc";
+
+constexpr const char *kCircleAreaDoc = R"doc(Return ``pi * radius * radius``, evaluated left to right.
+
+Parameters
+----------
+radius : float
+    Any real number (float, int, or an object with ``__float__`` or ``__index__``).
+
+Returns
+-------
+float
+
+Raises
+------
+TypeError
+    ``radius`` is not a real number.
+OverflowError
+    ``radius`` is an int too large for a float.)doc";
+
+constexpr const char *kScaleArrayDoc = R"doc(Multiply every element of ``arr`` by ``factor``, in place.
+
+Parameters
+----------
+arr : numpy.ndarray
+    Writable, 1-D, C-contiguous, aligned, native float64.  Never copied: the caller's array is modified.
+factor : float
+    Any real number.
+
+Raises
+------
+TypeError
+    ``arr`` is not a float64 ndarray, or ``factor`` is not a real number.
+ValueError
+    ``arr`` is not 1-D, not C-contiguous, misaligned, or read-only.
+OverflowError
+    ``factor`` is an int too large for a float.)doc";
+
+constexpr const char *kComputeDistancesDoc = R"doc(Return the distance of each row of ``points`` from the origin.
+
+The result buffer is allocated by the C core and handed to NumPy without a copy (its owner is
+a capsule); it is freed when the returned array and every view of it are gone.
+
+Parameters
+----------
+points : numpy.ndarray
+    Shape ``(n, 2)``, C-contiguous, aligned, native float64.
+
+Returns
+-------
+numpy.ndarray
+    A new float64 array of length ``n``.
+
+Raises
+------
+TypeError
+    ``points`` is not a float64 ndarray.
+ValueError
+    ``points`` is not ``(n, 2)``, not C-contiguous or misaligned.
+MemoryError
+    The C core could not allocate the result.)doc";
+
+constexpr const char *kPrimesDoc = R"doc(Return the primes below ``n`` by the lesson's trial division.
+
+Each candidate is divided by every ``d`` in ``2 .. candidate - 1`` until the first divisor; the
+GIL is released while the C core searches.
+
+Parameters
+----------
+n : int
+    Upper bound (exclusive), ``0 <= n <= 2**31 - 1``.
+
+Returns
+-------
+list of int
+
+Raises
+------
+TypeError
+    ``n`` is not an integer.
+ValueError
+    ``n < 0``.
+OverflowError
+    ``n > 2**31 - 1``.)doc";
+
+constexpr const char *kFastSumDoc = R"doc(Return the sum of ``a``, accumulated left to right.
+
+Parameters
+----------
+a : numpy.ndarray
+    1-D, C-contiguous, aligned, native float64.
+
+Returns
+-------
+float
+    ``0.0`` for an empty array.
+
+Raises
+------
+TypeError
+    ``a`` is not a float64 ndarray.
+ValueError
+    ``a`` is not 1-D, not C-contiguous or misaligned.)doc";
+
+constexpr const char *kFastDotDoc = R"doc(Return the dot product of ``a`` and ``b``, accumulated left to right.
+
+Parameters
+----------
+a, b : numpy.ndarray
+    1-D, C-contiguous, aligned, native float64, of the same length.
+
+Returns
+-------
+float
+
+Raises
+------
+TypeError
+    ``a`` or ``b`` is not a float64 ndarray.
+ValueError
+    Not 1-D, not C-contiguous, misaligned, or of different lengths.)doc";
+
+constexpr const char *kFastNormDoc = R"doc(Return the L2 norm ``sqrt(sum(x * x))`` of ``a``.
+
+No rescaling: the sum of squares overflows to ``inf`` exactly as the reference's does.
+
+Parameters
+----------
+a : numpy.ndarray
+    1-D, C-contiguous, aligned, native float64.
+
+Returns
+-------
+float
+
+Raises
+------
+TypeError
+    ``a`` is not a float64 ndarray.
+ValueError
+    ``a`` is not 1-D, not C-contiguous or misaligned.)doc";
+
+constexpr const char *kScaleAndShiftDoc = R"doc(Return a new array ``a * scale + shift``.
+
+Parameters
+----------
+a : numpy.ndarray
+    1-D, C-contiguous, aligned, native float64 (not modified).
+scale : float
+    Any real number.
+shift : float, default 0.0
+    Any real number.
+
+Returns
+-------
+numpy.ndarray
+    A new float64 array of the same length as ``a`` (a buffer handed to NumPy, not copied).
+
+Raises
+------
+TypeError
+    ``a`` is not a float64 ndarray, or ``scale``/``shift`` is not a real number.
+ValueError
+    ``a`` is not 1-D, not C-contiguous or misaligned.
+OverflowError
+    ``scale`` or ``shift`` is an int too large for a float.)doc";
+
+constexpr const char *kHaversineDistanceDoc = R"doc(Return the great-circle distance in km between two points given in degrees (R = 6371).
+
+Parameters
+----------
+lat1, lon1, lat2, lon2 : float
+    Latitudes and longitudes in degrees; any real numbers.
+
+Returns
+-------
+float
+
+Raises
+------
+TypeError
+    An argument is not a real number.
+OverflowError
+    An argument is an int too large for a float.)doc";
+
+constexpr const char *kHaversineManyDoc = R"doc(Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``.
+
+Parameters
+----------
+lat, lon : float
+    The reference point, in degrees.
+lats, lons : numpy.ndarray
+    1-D, C-contiguous, aligned, native float64, of the same length.
+
+Returns
+-------
+numpy.ndarray
+    A new float64 array of distances in km.
+
+Raises
+------
+TypeError
+    ``lat``/``lon`` is not a real number, or ``lats``/``lons`` is not a float64 ndarray.
+ValueError
+    ``lats``/``lons`` not 1-D, not C-contiguous, misaligned, or of different lengths.
+OverflowError
+    ``lat`` or ``lon`` is an int too large for a float.)doc";
+
+constexpr const char *kFindNearestKDoc = R"doc(Return the ``k`` points nearest to ``(lat, lon)``.
+
+Parameters
+----------
+lat, lon : float
+    The reference point, in degrees.
+lats, lons : numpy.ndarray
+    1-D, C-contiguous, aligned, native float64, of the same length ``n``.
+k : int
+    How many points to return, ``0 <= k <= n``.
+
+Returns
+-------
+indices : numpy.ndarray of int64
+distances : numpy.ndarray of float64
+    Sorted by distance (km), ties broken by the smaller index, NaN distances last.
+
+Raises
+------
+TypeError
+    ``lat``/``lon`` is not a real number, ``lats``/``lons`` is not a float64 ndarray, or ``k``
+    is not an integer.
+ValueError
+    ``lats``/``lons`` not 1-D, not C-contiguous, misaligned or of different lengths;
+    ``k < 0`` or ``k > n``.
+OverflowError
+    ``lat`` or ``lon`` is an int too large for a float.)doc";
+
+constexpr const char *kAccumulatorDoc = R"doc(Running total and count of the values added to it.
+
+The state lives in the C core's ``ffl_accumulator``, owned by a C++ RAII object that nanobind
+stores inside this object and destroys with it.
+
+Parameters
+----------
+initial : float, default 0.0
+    Starting total (the count starts at 0).
+
+Raises
+------
+TypeError
+    ``initial`` is not a real number.
+OverflowError
+    ``initial`` is an int too large for a float.)doc";
+
+constexpr const char *kAccumulatorInitDoc = "Start with total ``initial`` and count 0.";
+
+constexpr const char *kAddDoc = R"doc(Add ``value`` to the total and count it.
+
+Parameters
+----------
+value : float
+    Any real number.
+
+Raises
+------
+TypeError
+    ``value`` is not a real number.
+OverflowError
+    ``value`` is an int too large for a float.)doc";
+
+constexpr const char *kMeanDoc = "Return ``total / count``, or 0.0 when nothing was added.";
+constexpr const char *kReprDoc = "Return ``<Accumulator count=N total=T>``, with ``T`` exactly ``repr(total)``.";
+
+}  // namespace
+
+NB_MODULE(_ext, m) {
+    // NumPy's C API table (PyArray_Check and the flags above).  A failure is an ImportError of
+    // this module, which the registry reports as the route's reason: never a fallback.
+    if (PyArray_ImportNumPyAPI() < 0) {
+        throw nb::python_error();
+    }
+
+    m.doc() = kModuleDoc;
+
+    m.def("sum_of_squares", &sum_of_squares,
+          nb::sig("def sum_of_squares(n: typing.SupportsIndex, /) -> int"), kSumOfSquaresDoc);
+    m.def("circle_area", &circle_area,
+          nb::sig("def circle_area(radius: " FFL_REAL ", /) -> float"), kCircleAreaDoc);
+    m.def("scale_array", &scale_array, nb::arg("arr").none(), nb::arg("factor").none(),
+          nb::sig("def scale_array(arr: " FFL_F64 ", factor: " FFL_REAL ") -> None"), kScaleArrayDoc);
+    m.def("compute_distances", &compute_distances,
+          nb::sig("def compute_distances(points: " FFL_F64 ", /) -> " FFL_F64), kComputeDistancesDoc);
+    m.def("primes", &primes, nb::sig("def primes(n: typing.SupportsIndex, /) -> list[int]"),
+          kPrimesDoc);
+    m.def("fast_sum", &fast_sum, nb::sig("def fast_sum(a: " FFL_F64 ", /) -> float"),
+          kFastSumDoc);
+    m.def("fast_dot", &fast_dot, nb::arg("a").none(), nb::arg("b").none(),
+          nb::sig("def fast_dot(a: " FFL_F64 ", b: " FFL_F64 ") -> float"), kFastDotDoc);
+    m.def("fast_norm", &fast_norm, nb::sig("def fast_norm(a: " FFL_F64 ", /) -> float"),
+          kFastNormDoc);
+    m.def("scale_and_shift", &scale_and_shift, nb::arg("a").none(), nb::arg("scale").none(),
+          nb::arg("shift").none() = 0.0,
+          nb::sig("def scale_and_shift(a: " FFL_F64 ", scale: " FFL_REAL ", shift: " FFL_REAL " = 0.0) -> " FFL_F64),
+          kScaleAndShiftDoc);
+    m.def("haversine_distance", &haversine_distance, nb::arg("lat1").none(), nb::arg("lon1").none(),
+          nb::arg("lat2").none(), nb::arg("lon2").none(),
+          nb::sig("def haversine_distance(lat1: " FFL_REAL ", lon1: " FFL_REAL ", lat2: " FFL_REAL ", lon2: " FFL_REAL
+                  ") -> float"),
+          kHaversineDistanceDoc);
+    m.def("haversine_many", &haversine_many, nb::arg("lat").none(), nb::arg("lon").none(), nb::arg("lats").none(),
+          nb::arg("lons").none(),
+          nb::sig("def haversine_many(lat: " FFL_REAL ", lon: " FFL_REAL ", lats: " FFL_F64 ", lons: " FFL_F64
+                  ") -> " FFL_F64),
+          kHaversineManyDoc);
+    m.def("find_nearest_k", &find_nearest_k, nb::arg("lat").none(), nb::arg("lon").none(), nb::arg("lats").none(),
+          nb::arg("lons").none(), nb::arg("k").none(),
+          nb::sig("def find_nearest_k(lat: " FFL_REAL ", lon: " FFL_REAL ", lats: " FFL_F64 ", lons: " FFL_F64
+                  ", k: typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int64], " FFL_F64 "]"),
+          kFindNearestKDoc);
+
+    nb::class_<Accumulator>(m, "Accumulator", kAccumulatorDoc)
+        // A custom __init__ rather than nb::init<double>: the argument goes through as_real, so a
+        // bad initial raises the contract's class instead of nanobind's "incompatible arguments".
+        // If as_real throws, nothing was constructed and nanobind never runs the destructor.
+        .def(
+            "__init__",
+            [](Accumulator *self, nb::handle initial) {
+                new (self) Accumulator(as_real("Accumulator", "initial", initial));
+            },
+            nb::arg("initial").none() = 0.0,
+            nb::sig("def __init__(self, initial: " FFL_REAL " = 0.0) -> None"), kAccumulatorInitDoc)
+        .def(
+            "add",
+            [](nb::handle self, nb::handle value) {
+                Accumulator &acc = accumulator_of(self);
+                acc.add(as_real("Accumulator.add", "value", value));
+            },
+            nb::sig("def add(self, value: " FFL_REAL ", /) -> None"), kAddDoc)
+        .def(
+            "mean", [](nb::handle self) { return accumulator_of(self).mean(); }, nb::sig("def mean(self) -> float"),
+            kMeanDoc)
+        // def_prop_ro: a property without a setter, so assigning count or total is an
+        // AttributeError, as for the reference's read-only properties.
+        .def_prop_ro(
+            "count", [](nb::handle self) { return accumulator_of(self).count(); },
+            nb::sig("def count(self) -> int"), "Number of values added (read-only).")
+        .def_prop_ro(
+            "total", [](nb::handle self) { return accumulator_of(self).total(); },
+            nb::sig("def total(self) -> float"), "Current total (read-only).")
+        .def(
+            "__repr__",
+            [](nb::handle self) {
+                const Accumulator &acc = accumulator_of(self);
+                // repr(float), not std::to_string's "%f": 0.1 must read 0.1, 1e-300 must not read 0.000000.
+                return nb::str("<Accumulator count={} total={!r}>").format(acc.count(), acc.total());
+            },
+            nb::sig("def __repr__(self) -> str"), kReprDoc);
+}
