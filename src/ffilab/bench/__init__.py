@@ -4,7 +4,8 @@ How it measures (the reasons users can trust the numbers):
 
 * every route's result on each benchmark input is first checked against the reference with the
   bounds of :mod:`ffilab.verify`; a route that disagrees is reported as failing and not timed;
-* a route declared compiled whose kernels turn out to be Python functions is refused;
+* a route declared compiled whose kernels turn out to be Python functions is refused, and so is
+  a JIT route whose kernels call no compiled (nopython) Numba function;
 * overhead and throughput run under pyperf: worker processes, loop calibration, warm-ups
   (:mod:`ffilab.bench._pyperf_script`); the timer is CPU time by default (``--timer wall``
   otherwise); medians are reported with the interquartile range, and a spread of 10 % or more of
@@ -14,6 +15,10 @@ How it measures (the reasons users can trust the numbers):
 * the honesty guard times ``sum_of_squares`` again at twice the size: a loop takes about twice as
   long; a ratio below 1.5 means a compiler replaced the loop by a closed form, and the row is
   labelled as such, never as loop speed;
+* a JIT route's first call compiles: pyperf's workers call every function once before
+  calibrating, so compilation never lands in a timed value, and the first-call cost is measured
+  on its own, each kernel in fresh processes with an empty and a filled cache
+  (:mod:`ffilab.bench._jit`, results section ``first_call``);
 * the machine, the build (compilers, flags) and package versions are recorded with the results.
 """
 
@@ -39,10 +44,12 @@ import numpy as np
 
 import ffilab
 from ffilab import _registry, stats
+from ffilab.bench._jit import first_call_costs
 from ffilab.bench.workloads import OVERHEAD_CALLS, SWEEP_KERNELS, VARIANTS, throughput_workloads
 from ffilab.verify import compare_results
 
-__all__ = ["Config", "apply_closed_form_guard", "closed_form_ratio", "compiled_problem", "crossovers", "metadata", "run", "summarize"]
+__all__ = ["Config", "apply_closed_form_guard", "closed_form_ratio", "compiled_problem", "crossovers", "first_call_costs",
+           "metadata", "run", "summarize"]
 
 FORMAT = "ffilab-bench/2"
 FLOOR_ROUTE = "(floor)"
@@ -63,6 +70,9 @@ class Config:
     min_time: float = 0.05
     sweep: bool = True
     startup: bool = True
+    #: Fresh processes per kernel and cache state for a JIT route's first-call cost
+    #: (None: one in the quick run, three with ``full``).
+    jit_repeats: int | None = None
 
     @property
     def mode(self) -> str:
@@ -96,9 +106,16 @@ def compiled_problem(name: str, module: Any = None) -> str:
 
     An extension route's kernels must come from a compiled module file.  An FFI route (ctypes,
     cffi) legitimately wraps foreign functions in Python, so it must hold a foreign library and
-    must not import the pure-Python reference.
+    must not import the pure-Python reference.  A JIT route (kind ``"JIT"``) is compiled at run
+    time, not at build time: every kernel's Python code must call a nopython Numba dispatcher,
+    and the route must not use the reference (:func:`ffilab.bench._jit.jit_problem`).  Other
+    routes (python, numpy) claim no compiled code: "".
     """
     spec = next(s for s in _registry.ROUTES if s.name == name)
+    if spec.kind == "JIT":
+        from ffilab.bench._jit import jit_problem
+
+        return jit_problem(ffilab.route(name) if module is None else module)
     if not spec.compiled:
         return ""
     if module is None:
@@ -173,7 +190,7 @@ def metadata(config: Config) -> dict[str, Any]:
     except OSError:
         pass
     packages = {}
-    for name in ("numpy", "cffi", "pyperf", "rich", "typer", "Cython", "pybind11", "scikit-build-core"):
+    for name in ("numpy", "cffi", "pyperf", "rich", "typer", "Cython", "pybind11", "scikit-build-core", "numba", "llvmlite"):
         try:
             packages[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -397,6 +414,15 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
                 "import_samples_s": times,
             })
 
+    first_call: list[dict[str, Any]] = []
+    if config.startup:
+        kinds = {spec.name: spec.kind for spec in _registry.ROUTES}
+        for name in names:
+            if kinds[name] == "JIT":
+                kernels = [k for k in ffilab.KERNELS if not config.kernels or k in config.kernels]
+                repeats = config.jit_repeats or (3 if config.full else 1)
+                first_call += first_call_costs(name, kernels, repeats, progress)
+
     return {
         "format": FORMAT,
         "metadata": metadata(config),
@@ -406,4 +432,5 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
         "scaling": scaling,
         "crossovers": crossovers(scaling),
         "build": build,
+        "first_call": first_call,
     }

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FLOORS", "OVERHEAD_CALLS", "VARIANTS", "Workload", "sweep_sizes", "throughput_workloads"]
+__all__ = ["FIRST_CALLS", "FLOORS", "OVERHEAD_CALLS", "VARIANTS", "Workload", "sweep_sizes", "throughput_workloads"]
 
 # Query point of the lesson's real-world section (New York).
 NYC = (40.7128, -74.0060)
@@ -136,4 +136,38 @@ def _warm_args(n: int) -> tuple[Any, ...]:
 VARIANTS: dict[tuple[str, str, str], tuple[Callable[..., Any], Callable[[int], tuple[Any, ...]]]] = {
     ("python", "sum()", "sum_of_squares"): (_python_sum_generator, lambda n: (n,)),
     ("numpy", "warm", "sum_of_squares"): (_numpy_warm, _warm_args),
+}
+
+
+def _first_use_of_accumulator(cls: Any) -> Callable[[], Any]:
+    def use() -> Any:
+        acc = cls(1.0)
+        acc.add(2.0)
+        return acc.mean()
+
+    return use
+
+
+def _bind(*args: Any) -> Callable[[Any], Callable[[], Any]]:
+    return lambda fn: lambda: fn(*args)
+
+
+#: The first call of each kernel in a fresh process, for the JIT first-call cost:
+#: kernel -> (what the call is, prepare(kernel object) -> the call, arguments built outside the
+#: timer).  Small inputs: what is measured is compilation, not the loop.  The Accumulator's first
+#: use is an instance created, one add and one mean.
+FIRST_CALLS: dict[str, tuple[str, Callable[[Any], Callable[[], Any]]]] = {
+    "sum_of_squares": ("sum_of_squares(1000)", _bind(1000)),
+    "circle_area": ("circle_area(1.5)", _bind(1.5)),
+    "scale_array": ("scale_array(np.ones(8), 2.0)", _bind(np.ones(8), 2.0)),
+    "compute_distances": ("compute_distances(np.ones((4, 2)))", _bind(np.ones((4, 2)))),
+    "primes": ("primes(100)", _bind(100)),
+    "fast_sum": ("fast_sum(np.ones(8))", _bind(np.ones(8))),
+    "fast_dot": ("fast_dot(np.ones(8), np.ones(8))", _bind(np.ones(8), np.ones(8))),
+    "fast_norm": ("fast_norm(np.ones(8))", _bind(np.ones(8))),
+    "scale_and_shift": ("scale_and_shift(np.ones(8), 2.0, 1.0)", _bind(np.ones(8), 2.0, 1.0)),
+    "Accumulator": ("Accumulator(1.0); add(2.0); mean()", _first_use_of_accumulator),
+    "haversine_distance": ("haversine_distance(NYC, London)", _bind(*NYC, 51.5074, -0.1278)),
+    "haversine_many": ("haversine_many(NYC, 8 points)", _bind(*NYC, *_geo(8))),
+    "find_nearest_k": ("find_nearest_k(NYC, 8 points, k=3)", _bind(*NYC, *_geo(8), 3)),
 }

@@ -1,0 +1,259 @@
+"""Route ``numba``: the C core's loops as ``@njit(nogil=True)`` kernels, compiled by Numba at first call.
+
+What this folder shows: a thin Python wrapper per kernel applies ``ffilab.contract`` (so the
+route raises the reference's exception classes), then calls a Numba dispatcher in
+``_kernels.py`` that runs the loop as machine code without the GIL.  The wrapper is needed:
+raw Numba compiles a float64 version for ``2.5`` where the contract wants a TypeError, types
+``2**63`` as uint64 and wraps it in int64 arithmetic, refuses ``2**64`` with its own TypingError
+instead of OverflowError, and silently compiles a new specialisation for a float32 array (then
+computes in float32), a strided one or a list, instead of rejecting them.  One Python layer per
+call, like ctypes and cffi.
+
+Compilation: lazy, on disk
+    The kernels are declared without signatures and compile at their first call, so importing
+    the route costs Numba's import only (``ffilab routes`` and the test suite import every
+    route; explicit signatures would compile all thirteen kernels, seconds, at every import
+    without a cache).  The wrappers pass one set of types (int64, float64, C-contiguous
+    float64 arrays), so each kernel has one specialisation, plus a second one the first time it
+    sees a read-only array (Numba types read-only arrays apart).  ``ffilab bench`` measures the
+    first call of every kernel in a fresh process, with an empty cache and with a filled one,
+    and reports it beside the import time, never inside a timed loop (see
+    ``docs/results-format.md``, section ``first_call``).  Measured here: Numba's one-time
+    set-up, about 0.4 s per process, then 0.12 s (``circle_area``) to 2.4 s
+    (``find_nearest_k``) to compile a kernel, or 5 - 40 ms to load it from the cache.
+
+    ``cache=True``: the compiled code is written to disk and loaded by later processes instead
+    of being compiled again (the pyperf workers of ``ffilab bench`` are fresh processes).
+    Where it lives: ``$NUMBA_CACHE_DIR`` if set; else ``__pycache__/`` beside ``_kernels.py`` (in
+    site-packages) if writable; else the user's cache directory (``~/.cache/numba/`` on Linux);
+    one ``.nbi`` index per function and one ``.nbc`` file per compiled signature.  An entry is
+    keyed by the source file's content hash, the function's bytecode, the Numba version, the
+    Python version and the CPU name and features, so an edit, an upgrade or another machine
+    sharing a home directory never loads stale or foreign code.  When the package directory is
+    read-only (a system install), Numba silently falls back to the user's cache directory; when
+    no directory is writable at all, Numba would raise at import, so ``_kernels._jit`` decorates
+    without the cache and the route compiles in every process (``_kernels.CACHED`` is then
+    False).  None of these paths emits a NumbaWarning (the test suite turns warnings into
+    errors): the cache warns only for functions that use "dynamic globals" such as a global
+    array, which no kernel does.  ``pip uninstall`` leaves the ``.nbi``/``.nbc`` files behind
+    (it removes only what it installed); they are keyed to the source, so a reinstall of other
+    code never loads them.
+
+Exact floats: no fastmath
+    Numba compiles for the host CPU (like ``-march=native``), which here has FMA.  LLVM fuses a
+    separate ``fmul`` and ``fadd`` into an FMA only when the IR carries the ``contract``
+    fast-math flag, which Numba sets only with ``fastmath``; without it there is no FMA and no
+    reassociated sum (no vectorised reduction), so the results equal the reference operation
+    for operation.  ``tests/test_route_numba.py`` compiles every kernel in a fresh process
+    (cached code cannot be disassembled) and fails on any fused multiply-add instruction.
+
+Exact integers
+    ``sum_of_squares`` accumulates in two uint64 limbs with an explicit carry (Numba has no
+    128-bit integers); the wrapper combines them into a Python int, exact for every ``n <= 2**32``
+    (the sum exceeds ``2**64`` from ``n ≈ 3.8e6``).  LLVM keeps the loop: it unrolls it by eight
+    into ``add``/``adc`` pairs and finds no closed form (the carry is not a polynomial
+    recurrence); the time doubles with n (``ffilab bench``'s guard measures it).
+
+Accumulator: a Python class over a jitted helper, not a ``jitclass``
+    Measured on this machine (2 cores, loaded): ``add`` costs 0.33 µs in this class (contract,
+    then ``acc_add``) against 0.80 µs through a Python wrapper over a jitclass (0.72 µs calling
+    a bare jitclass without the contract); creating one costs 0.19 µs against 5.5 µs.  A
+    jitclass needs the wrapper anyway: its fields are writable from Python (``count`` must be
+    read-only), it cannot define ``__repr__`` and it cannot be cached on disk, so it would be
+    compiled (about 0.4 s) in every process.
+
+Results are the reference's types: Python ints and floats, ``list[int]`` for ``primes`` (an int64
+array built by the kernel, converted once), and new arrays allocated by Numba's runtime (NRT) and
+handed to NumPy without a copy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ffilab import contract
+from ffilab.routes.numba._kernels import acc_add as _acc_add
+from ffilab.routes.numba._kernels import acc_mean as _acc_mean
+from ffilab.routes.numba._kernels import circle_area as _circle_area
+from ffilab.routes.numba._kernels import compute_distances as _compute_distances
+from ffilab.routes.numba._kernels import fast_dot as _fast_dot
+from ffilab.routes.numba._kernels import fast_norm as _fast_norm
+from ffilab.routes.numba._kernels import fast_sum as _fast_sum
+from ffilab.routes.numba._kernels import find_nearest_k as _find_nearest_k
+from ffilab.routes.numba._kernels import haversine as _haversine
+from ffilab.routes.numba._kernels import haversine_many as _haversine_many
+from ffilab.routes.numba._kernels import primes as _primes
+from ffilab.routes.numba._kernels import scale_and_shift as _scale_and_shift
+from ffilab.routes.numba._kernels import scale_array as _scale_array
+from ffilab.routes.numba._kernels import sum_of_squares as _sum_of_squares
+
+__all__ = [
+    "Accumulator",
+    "circle_area",
+    "compute_distances",
+    "fast_dot",
+    "fast_norm",
+    "fast_sum",
+    "find_nearest_k",
+    "haversine_distance",
+    "haversine_many",
+    "primes",
+    "scale_and_shift",
+    "scale_array",
+    "sum_of_squares",
+]
+
+
+def sum_of_squares(n: int, /) -> int:
+    """Return the exact sum of ``i * i`` for ``0 <= i < n``.
+
+    Parameters
+    ----------
+    n : int
+        Number of terms, ``0 <= n <= 2**32``.
+
+    Returns
+    -------
+    int
+        The exact sum, combined from the kernel's two uint64 limbs.
+
+    Raises
+    ------
+    TypeError
+        ``n`` is not an integer.
+    ValueError
+        ``n < 0``.
+    OverflowError
+        ``n > 2**32``.
+    """
+    n = contract.as_index("sum_of_squares", "n", n, maximum=contract.SUM_OF_SQUARES_MAX_N)
+    hi, lo = _sum_of_squares(n)
+    return (hi << 64) | lo
+
+
+def circle_area(radius: float, /) -> float:
+    """Return ``pi * radius * radius`` (evaluated left to right, as in C)."""
+    return _circle_area(contract.as_real("circle_area", "radius", radius))
+
+
+def scale_array(arr: np.ndarray, factor: float) -> None:
+    """Multiply every element of the writable float64 array ``arr`` by ``factor``, in place."""
+    raw = contract.check_array("scale_array", "arr", arr, writable=True)
+    _scale_array(raw, contract.as_real("scale_array", "factor", factor))
+
+
+def compute_distances(points: np.ndarray, /) -> np.ndarray:
+    """Return the distance of each row of the ``(n, 2)`` array ``points`` from the origin."""
+    return _compute_distances(contract.check_points("compute_distances", "points", points))
+
+
+def primes(n: int, /) -> list[int]:
+    """Return the primes below ``n`` by the lesson's trial division."""
+    n = contract.as_index("primes", "n", n, maximum=contract.PRIMES_MAX_N)
+    return _primes(n).tolist()
+
+
+def fast_sum(a: np.ndarray, /) -> float:
+    """Return the sum of ``a``, accumulated left to right."""
+    return _fast_sum(contract.check_array("fast_sum", "a", a))
+
+
+def fast_dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Return the dot product of equally long ``a`` and ``b``, accumulated left to right."""
+    a = contract.check_array("fast_dot", "a", a)
+    b = contract.check_array("fast_dot", "b", b)
+    contract.check_same_length("fast_dot", a, b)
+    return _fast_dot(a, b)
+
+
+def fast_norm(a: np.ndarray, /) -> float:
+    """Return the L2 norm ``sqrt(sum(x * x))`` of ``a`` (no rescaling: overflows like C)."""
+    return _fast_norm(contract.check_array("fast_norm", "a", a))
+
+
+def scale_and_shift(a: np.ndarray, scale: float, shift: float = 0.0) -> np.ndarray:
+    """Return a new array ``a * scale + shift``."""
+    a = contract.check_array("scale_and_shift", "a", a)
+    s = contract.as_real("scale_and_shift", "scale", scale)
+    t = contract.as_real("scale_and_shift", "shift", shift)
+    return _scale_and_shift(a, s, t)
+
+
+class Accumulator:
+    """Running total and count of the values added to it.
+
+    The state is a Python float and int; ``add`` and ``mean`` compute in jitted helpers (see the
+    module docstring for why this is not a ``jitclass``).
+
+    Parameters
+    ----------
+    initial : float
+        Starting total (the count starts at 0).
+    """
+
+    __slots__ = ("_total", "_count")
+
+    def __init__(self, initial: float = 0.0) -> None:
+        self._total = contract.as_real("Accumulator", "initial", initial)
+        self._count = 0
+
+    def add(self, value: float, /) -> None:
+        """Add ``value`` to the total and count it."""
+        self._total = _acc_add(self._total, contract.as_real("Accumulator.add", "value", value))
+        self._count += 1
+
+    def mean(self) -> float:
+        """Return ``total / count``, or 0.0 when nothing was added."""
+        return _acc_mean(self._total, self._count)
+
+    @property
+    def count(self) -> int:
+        """Number of values added (read-only)."""
+        return self._count
+
+    @property
+    def total(self) -> float:
+        """Current total (read-only)."""
+        return self._total
+
+    def __repr__(self) -> str:
+        return f"<Accumulator count={self._count} total={self._total!r}>"
+
+
+def haversine_distance(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Return the great-circle distance in km between two points given in degrees (R = 6371)."""
+    f = "haversine_distance"
+    return _haversine(
+        contract.as_real(f, "lat1", lat1),
+        contract.as_real(f, "lon1", lon1),
+        contract.as_real(f, "lat2", lat2),
+        contract.as_real(f, "lon2", lon2),
+    )
+
+
+def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``."""
+    lat0, lon0 = contract.check_query("haversine_many", lat, lon, lats, lons)
+    return _haversine_many(lat0, lon0, np.asarray(lats), np.asarray(lons))
+
+
+def find_nearest_k(
+    lat: float, lon: float, lats: np.ndarray, lons: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(indices, distances)`` of the ``k`` nearest points, nearest first.
+
+    Returns
+    -------
+    indices : numpy.ndarray of int64
+    distances : numpy.ndarray of float64
+        Sorted by distance (km), ties broken by the smaller index, NaN distances last.
+
+    Raises
+    ------
+    ValueError
+        ``k > len(lats)``, ``k < 0`` or ``lats``/``lons`` of different lengths.
+    """
+    f = "find_nearest_k"
+    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
+    kk = contract.check_k(f, k, lats.shape[0])
+    return _find_nearest_k(lat0, lon0, np.asarray(lats), np.asarray(lons), kk)  # type: ignore[no-any-return]
