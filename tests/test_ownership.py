@@ -12,7 +12,8 @@ import pytest
 from conftest import load_route
 
 # Routes whose compute_distances buffer is allocated by the C core (ffl_compute_distances) and
-# handed to NumPy.  Cython fills a NumPy array it allocates itself (nothing to hand over).
+# handed to NumPy.  Cython fills a NumPy array it allocates itself (nothing to hand over); Numba
+# returns an array its own runtime allocated (freed through its meminfo owner).
 C_ALLOCATED = ["ctypes", "cffi_abi", "cffi_api", "capi", "pybind11", "nanobind"]
 
 
@@ -32,7 +33,7 @@ def test_c_buffer_is_handed_over_without_a_copy(name: str) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
-@pytest.mark.parametrize("name", C_ALLOCATED + ["cython"])
+@pytest.mark.parametrize("name", C_ALLOCATED + ["cython", "numba"])
 def test_c_buffers_are_freed_when_the_array_dies(name: str) -> None:
     module = load_route(name)
     points = np.random.default_rng(0).normal(size=(200_000, 2))  # 1.6 MB per result

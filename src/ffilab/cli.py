@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -165,7 +165,7 @@ def bench_command(
     values: Annotated[int, typer.Option(help="Timed values per worker process.")] = 3,
     min_time: Annotated[float, typer.Option(help="Minimum seconds per value (pyperf loop calibration).")] = 0.05,
     sweep: Annotated[bool, typer.Option(help="Run the scaling sweep over n.")] = True,
-    startup: Annotated[bool, typer.Option(help="Measure binary sizes and import times.")] = True,
+    startup: Annotated[bool, typer.Option(help="Measure binary sizes, import times and JIT first-call costs.")] = True,
     out: Annotated[str, typer.Option("--out", "-o", help="Where to save the results (JSON; a .pyperf.json file is written beside it).")] = "ffilab-bench.json",
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON instead of tables.")] = False,
 ) -> None:
@@ -191,6 +191,12 @@ def bench_command(
     console.print(f"results: {out_path} (pyperf suite: {pyperf_path}); `ffilab report {out_path}` renders them")
     if any(str(r["status"]).startswith(("fails", "not really")) for r in results["throughput"] + results["overhead"]):
         raise typer.Exit(1)
+
+
+def _first_call_cell(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "-"
+    return _fmt_time(row["median_s"]) if row["status"] == "ok" else row["status"].split(":")[0]
 
 
 def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
@@ -248,6 +254,21 @@ def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
         for b in results["build"]:
             size = f"{b['size_bytes'] / 1024:.0f} KiB" if b["size_bytes"] else "-"
             table.add_row(b["route"], size, _fmt_time(b["import_s"]), _fmt_time(b["build_s"]))
+        console.print(table)
+    first = results.get("first_call") or []
+    if first:
+        # A JIT route compiles each kernel at its first call: shown apart, never inside a timing.
+        table = Table(title="JIT first call (compile or cache load; not in any timing above)", title_justify="left")
+        for col in ("route", "kernel", "cold cache", "warm cache", "next call", "runtime set-up"):
+            table.add_column(col, justify="left" if col in ("route", "kernel") else "right")
+        cells: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
+        for r in first:
+            cells[(r["route"], r["kernel"])][r["cache"]] = r
+        for (name, kern), by_cache in cells.items():
+            cold, warm = by_cache.get("cold"), by_cache.get("warm")
+            any_row = cold or warm or {}
+            table.add_row(name, kern, _first_call_cell(cold), _first_call_cell(warm), _fmt_time(any_row.get("next_call_s")),
+                          _fmt_time(any_row.get("runtime_init_s")))
         console.print(table)
 
 

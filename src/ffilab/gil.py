@@ -27,6 +27,7 @@ cython     0.68 - 1.00             releases
 pybind11   0.64 - 1.23             releases
 capi       0.61 - 1.23             releases
 nanobind   0.46 - 1.73             releases (one run, load average about 7)
+numba      0.38 - 1.98             releases (one run, machine loaded by builds)
 =========  ======================  ====================================================
 """
 

@@ -17,7 +17,8 @@ FORMAT = "ffilab-bench/2"
 
 #: Every route of the registry, in its order; used to order rows and colours even when a
 #: results file lists routes in another order or omits some.
-KNOWN_ROUTES = ("python", "numpy", "ctypes", "cffi_abi", "cffi_api", "cython", "pybind11", "capi")
+KNOWN_ROUTES = ("python", "numpy", "numba", "ctypes", "cffi_abi", "cffi_api", "cython", "pybind11", "nanobind",
+                "capi", "pyo3", "mypyc")
 
 #: The overhead call kinds in the order the results format lists them.
 CALL_KINDS = ("scalar int", "scalar float", "1-element array", "array result")
