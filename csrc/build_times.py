@@ -18,27 +18,35 @@ CORE_ROUTES = {"ctypes", "cffi_abi", "cffi_api", "pybind11", "nanobind", "capi"}
 
 
 def main(log_path: str, out_path: str, routes: list[str]) -> None:
-    latest: dict[str, float] = {}
+    # output -> (start_ms, end_ms, command hash) of the latest step that wrote it.
+    latest: dict[str, tuple[int, int, str]] = {}
     log = Path(log_path)
     if log.is_file():
         for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
             if line.startswith("#"):
                 continue
             parts = line.split("\t")
-            if len(parts) >= 4:
-                latest[parts[3]] = (int(parts[1]) - int(parts[0])) / 1000.0
-    core_obj = sum(s for out, s in latest.items() if "ffilab_core_obj.dir" in out)
-    core_lib = sum(s for out, s in latest.items() if "libffilab_core" in out)
+            if len(parts) >= 5:
+                latest[parts[3]] = (int(parts[0]), int(parts[1]), parts[4])
+
+    def seconds(match: str) -> float:
+        # A step with several outputs (a custom command such as cargo's or Cython's, whose output
+        # Ninja logs under a relative and an absolute path) has one log line per output: count
+        # each step once.
+        steps = {step for out, step in latest.items() if match in out}
+        return sum(end - start for start, end, _ in steps) / 1000.0
+
+    core_obj = seconds("ffilab_core_obj.dir")
+    core_lib = seconds("libffilab_core")
     times: dict[str, float] = {}
     for route in routes:
-        own = sum(s for out, s in latest.items() if f"routes/{route}/" in out)
+        own = seconds(f"routes/{route}/")
         if route in ("ctypes", "cffi_abi"):
             times[route] = core_obj + core_lib
         else:
             times[route] = own + (core_obj if route in CORE_ROUTES else 0.0)
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     Path(out_path).write_text(json.dumps({r: round(t, 3) for r, t in times.items()}, indent=1), encoding="utf-8")
-
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2], sys.argv[3:])

@@ -33,7 +33,7 @@ def test_c_buffer_is_handed_over_without_a_copy(name: str) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
-@pytest.mark.parametrize("name", C_ALLOCATED + ["cython", "numba"])
+@pytest.mark.parametrize("name", C_ALLOCATED + ["cython", "numba", "pyo3"])
 def test_c_buffers_are_freed_when_the_array_dies(name: str) -> None:
     module = load_route(name)
     points = np.random.default_rng(0).normal(size=(200_000, 2))  # 1.6 MB per result

@@ -1,0 +1,42 @@
+"""Route ``pyo3``: the kernels written in Rust and bound with PyO3 (the compiled module ``_ext``).
+
+The loops are Rust's own (``src/kernels.rs``), not the C core's, written in the C core's order of
+operations so that results match the reference bit for bit where it expects exact ones.  There is
+no Python wrapper layer: the names below are the compiled functions and class themselves, every
+argument check of the contract (``ffilab.contract``) happens in Rust (``src/contract.rs``), the GIL
+is released around every loop, and arrays are used in place, never converted or copied.
+"""
+
+from __future__ import annotations
+
+from ffilab.routes.pyo3._ext import (
+    Accumulator,
+    circle_area,
+    compute_distances,
+    fast_dot,
+    fast_norm,
+    fast_sum,
+    find_nearest_k,
+    haversine_distance,
+    haversine_many,
+    primes,
+    scale_and_shift,
+    scale_array,
+    sum_of_squares,
+)
+
+__all__ = [
+    "Accumulator",
+    "circle_area",
+    "compute_distances",
+    "fast_dot",
+    "fast_norm",
+    "fast_sum",
+    "find_nearest_k",
+    "haversine_distance",
+    "haversine_many",
+    "primes",
+    "scale_and_shift",
+    "scale_array",
+    "sum_of_squares",
+]
