@@ -12,6 +12,7 @@ rather than over NumPy scalars, whose boxed arithmetic would make the baseline s
 from __future__ import annotations
 
 import math
+from typing import SupportsFloat, SupportsIndex, TypeAlias
 
 import numpy as np
 
@@ -35,6 +36,11 @@ __all__ = [
 
 _R = contract.EARTH_RADIUS_KM
 
+# What the contract accepts as a real number (PyFloat_AsDouble's rules): float, int, or anything with
+# __float__ or __index__.  Annotating such arguments `float` would be too narrow, and mypyc, which
+# compiles this module as route `mypyc`, would enforce it: `float` admits only float and int there.
+_Real: TypeAlias = SupportsFloat | SupportsIndex
+
 
 def _floats(arr: np.ndarray) -> list[float]:
     # Iterating an ndarray yields numpy.float64 scalars whose arithmetic is several times slower
@@ -43,7 +49,7 @@ def _floats(arr: np.ndarray) -> list[float]:
     return np.asarray(arr).tolist()
 
 
-def sum_of_squares(n: int, /) -> int:
+def sum_of_squares(n: SupportsIndex, /) -> int:
     """Return the exact sum of ``i * i`` for ``0 <= i < n``.
 
     Parameters
@@ -72,13 +78,13 @@ def sum_of_squares(n: int, /) -> int:
     return total
 
 
-def circle_area(radius: float, /) -> float:
+def circle_area(radius: _Real, /) -> float:
     """Return ``pi * radius * radius`` (evaluated left to right, as in C)."""
     r = contract.as_real("circle_area", "radius", radius)
     return math.pi * r * r
 
 
-def scale_array(arr: np.ndarray, factor: float) -> None:
+def scale_array(arr: np.ndarray, factor: _Real) -> None:
     """Multiply every element of the writable float64 array ``arr`` by ``factor``, in place."""
     raw = contract.check_array("scale_array", "arr", arr, writable=True)
     f = contract.as_real("scale_array", "factor", factor)
@@ -100,7 +106,7 @@ def compute_distances(points: np.ndarray, /) -> np.ndarray:
     return out
 
 
-def primes(n: int, /) -> list[int]:
+def primes(n: SupportsIndex, /) -> list[int]:
     """Return the primes below ``n`` by the lesson's trial division.
 
     Each candidate is divided by every ``d`` in ``2 .. candidate - 1`` until the first divisor.
@@ -147,7 +153,7 @@ def fast_norm(a: np.ndarray, /) -> float:
     return math.sqrt(sum_sq)
 
 
-def scale_and_shift(a: np.ndarray, scale: float, shift: float = 0.0) -> np.ndarray:
+def scale_and_shift(a: np.ndarray, scale: _Real, shift: _Real = 0.0) -> np.ndarray:
     """Return a new array ``a * scale + shift``."""
     contract.check_array("scale_and_shift", "a", a)
     s = contract.as_real("scale_and_shift", "scale", scale)
@@ -170,11 +176,11 @@ class Accumulator:
 
     __slots__ = ("_total", "_count")
 
-    def __init__(self, initial: float = 0.0) -> None:
+    def __init__(self, initial: _Real = 0.0) -> None:
         self._total = contract.as_real("Accumulator", "initial", initial)
         self._count = 0
 
-    def add(self, value: float, /) -> None:
+    def add(self, value: _Real, /) -> None:
         """Add ``value`` to the total and count it."""
         self._total += contract.as_real("Accumulator.add", "value", value)
         self._count += 1
@@ -225,7 +231,7 @@ def _haversine(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return _R * (2.0 * math.asin(math.sqrt(a)))
 
 
-def haversine_distance(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+def haversine_distance(lat1: _Real, lon1: _Real, lat2: _Real, lon2: _Real) -> float:
     """Return the great-circle distance in km between two points given in degrees (R = 6371)."""
     f = "haversine_distance"
     return _haversine(
@@ -236,7 +242,7 @@ def haversine_distance(lat1: float, lon1: float, lat2: float, lon2: float) -> fl
     )
 
 
-def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+def haversine_many(lat: _Real, lon: _Real, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
     """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``."""
     f = "haversine_many"
     lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
@@ -249,7 +255,7 @@ def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -
 
 
 def find_nearest_k(
-    lat: float, lon: float, lats: np.ndarray, lons: np.ndarray, k: int
+    lat: _Real, lon: _Real, lats: np.ndarray, lons: np.ndarray, k: SupportsIndex
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return the ``k`` points nearest to ``(lat, lon)``.
 
