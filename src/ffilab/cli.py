@@ -1,4 +1,4 @@
-"""The ``ffilab`` command line: ``routes``, ``verify`` and ``bench``."""
+"""The ``ffilab`` command line: ``routes``, ``verify``, ``bench``, ``report``, ``compare`` and ``nearest``."""
 
 from __future__ import annotations
 
@@ -165,6 +165,7 @@ def bench_command(
     values: Annotated[int, typer.Option(help="Timed values per worker process.")] = 3,
     min_time: Annotated[float, typer.Option(help="Minimum seconds per value (pyperf loop calibration).")] = 0.05,
     sweep: Annotated[bool, typer.Option(help="Run the scaling sweep over n.")] = True,
+    nearest: Annotated[bool, typer.Option(help="Benchmark ffilab.nearest against NumPy, scipy's cKDTree and scikit-learn's BallTree.")] = True,
     startup: Annotated[bool, typer.Option(help="Measure binary sizes, import times and JIT first-call costs.")] = True,
     out: Annotated[str, typer.Option("--out", "-o", help="Where to save the results (JSON; a .pyperf.json file is written beside it).")] = "ffilab-bench.json",
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON instead of tables.")] = False,
@@ -177,7 +178,7 @@ def bench_command(
     if timer not in ("cpu", "wall"):
         raise typer.BadParameter("--timer must be cpu or wall")
     config = bench.Config(route, kernel, full=full, timer=timer, processes=processes, values=values,
-                          min_time=min_time, sweep=sweep, startup=startup)
+                          min_time=min_time, sweep=sweep, startup=startup, nearest=nearest)
     out_path = Path(out)
     pyperf_path = out_path.with_suffix(".pyperf.json")
     with Progress(console=Console(stderr=True), transient=True) as progress:
@@ -255,6 +256,10 @@ def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
             size = f"{b['size_bytes'] / 1024:.0f} KiB" if b["size_bytes"] else "-"
             table.add_row(b["route"], size, _fmt_time(b["import_s"]), _fmt_time(b["build_s"]))
         console.print(table)
+    if results.get("nearest"):
+        from ffilab.bench import nearest as nearest_bench
+
+        nearest_bench.print_rows(results["nearest"], console)
     first = results.get("first_call") or []
     if first:
         # A JIT route compiles each kernel at its first call: shown apart, never inside a timing.
@@ -270,6 +275,34 @@ def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
             table.add_row(name, kern, _first_call_cell(cold), _first_call_cell(warm), _fmt_time(any_row.get("next_call_s")),
                           _fmt_time(any_row.get("runtime_init_s")))
         console.print(table)
+
+
+@app.command("nearest", context_settings={"ignore_unknown_options": True})
+def nearest_command(
+    lat: Annotated[Optional[float], typer.Argument(help="Latitude of the query point, degrees (-90..90).", show_default=False)] = None,
+    lon: Annotated[Optional[float], typer.Argument(help="Longitude, degrees (negative west, e.g. -74.0060).", show_default=False)] = None,
+    k: Annotated[int, typer.Option("-k", "--k", help="How many places per query.")] = 5,
+    strategy: Annotated[str, typer.Option("--strategy", help="python, numpy, cython, fused or tree (see ffilab.nearest).")] = "tree",
+    threads: Annotated[Optional[int], typer.Option(help="Threads for fused/tree (default: all CPUs).")] = None,
+    points: Annotated[Optional[Path], typer.Option(help="Search your own points (.csv/.parquet with lat, lon[, name]; .npy; .npz) instead of the gazetteer.")] = None,
+    queries: Annotated[Optional[Path], typer.Option(help="A batch of query points (.csv/.parquet/.npy/.npz).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where the batch's answers go (.parquet or .csv), one row per query and rank.")] = None,
+    engine: Annotated[str, typer.Option(help="local, or dask: partition the batch over a Dask cluster.")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address of a running cluster (default: start a LocalCluster).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Workers of the LocalCluster (--engine dask without --scheduler).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one query's answer as JSON.")] = False,
+) -> None:
+    """The nearest places to a point (or to every point of --queries) in the GeoNames gazetteer."""
+    from ffilab.nearest import _cli
+
+    opts = _cli.NearestOptions(lat, lon, k, strategy, threads, points, queries, out, engine, scheduler, workers, as_json)
+    try:
+        _cli.run(opts, console)
+    except _cli.UsageError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except (ValueError, TypeError, OSError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command("report")

@@ -70,6 +70,7 @@ class Config:
     min_time: float = 0.05
     sweep: bool = True
     startup: bool = True
+    nearest: bool = True
     #: Fresh processes per kernel and cache state for a JIT route's first-call cost
     #: (None: one in the quick run, three with ``full``).
     jit_repeats: int | None = None
@@ -423,6 +424,15 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
                 repeats = config.jit_repeats or (3 if config.full else 1)
                 first_call += first_call_costs(name, kernels, repeats, progress)
 
+    nearest: dict[str, Any] = {}
+    if config.nearest and (not config.kernels or "find_nearest_k" in config.kernels):
+        from ffilab.bench import nearest as nearest_bench
+
+        # The nearest-places feature (ffilab.nearest) against NumPy, scipy and scikit-learn; the
+        # synthetic scale test uses 10**6 points in the quick run, the 10**7 with --full.
+        progress("nearest places (ffilab.nearest)")
+        nearest = nearest_bench.run(nearest_bench.Config(big_n=10_000_000 if config.full else 1_000_000), progress=progress)
+
     return {
         "format": FORMAT,
         "metadata": metadata(config),
@@ -433,4 +443,5 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
         "crossovers": crossovers(scaling),
         "build": build,
         "first_call": first_call,
+        "nearest": nearest,
     }

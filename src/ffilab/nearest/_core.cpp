@@ -1,0 +1,1063 @@
+/* _core.cpp: the compiled engines of ffilab.nearest — a fused brute-force scan and a k-d tree —
+ * both exact: they return what the reference (ffilab.routes.python.find_nearest_k) returns.
+ *
+ * Why it is fast.  The lesson's loop evaluates sin, sin, cos, cos, sqrt and asin for every point.
+ * Distance is a monotone function of the haversine inner term a = sin^2(theta/2), and
+ * a = |u - v|^2 / 4 for the unit vectors u, v of the two points (the squared chord).  So both
+ * engines precompute each point's unit vector once and rank by the chord c = |u - v|^2: three
+ * subtractions, three multiplications and two additions per point, no transcendental function,
+ * in blocks the compiler vectorises.  Only the few points that can still be among the k nearest
+ * are re-evaluated with the reference's own formula (two sin, and the point's cos(lat) cached),
+ * and sqrt/asin are taken only for those: roughly k of them.
+ *
+ * Why it is exact.  The chord computed in floating point is not the reference's a: both carry
+ * rounding errors.  In units of a (A = the exact sin^2(theta/2) between the stored points):
+ *   |a_ref - A| <= 32 eps     the reference formula (the bound of ffilab/verify.py);
+ *   |c/4 - A|   <= 24 eps     each stored unit-vector component is within 4 eps of the exact one
+ *                             (argument scaled by pi/180 with relative error eps, then one libm
+ *                             call of < 1 ulp and one product), which moves |u - v| by at most
+ *                             2*sqrt(3)*4 eps and |u - v|^2 <= 4 by at most 14 eps in a; the
+ *                             subtractions, squares and sums add at most 5 roundings of values
+ *                             <= 4, i.e. 5 eps in a; and a box's lower bound is computed the same
+ *                             way (one fresh sum of three squares, never updated incrementally)
+ *                             from a box rounded outwards to float32, which still contains every
+ *                             point, so it undercuts every point in the box by no more;
+ *   f(a) = 2R asin(sqrt(a)) is monotone and flat over at most a few ulps of a (<= 4 eps).
+ * Keep the k smallest chords found so far; the k-th of them, c_k, bounds the answer: k points
+ * have a_ref <= c_k/4 + 56 eps, so the k-th smallest distance is at most f(c_k/4 + 56 eps), so a
+ * point of the true answer has a_ref <= c_k/4 + 60 eps and c/4 <= c_k/4 + 84 eps.  Every point (or
+ * box) with c > c_k + MARGIN is therefore safely ignored as long as MARGIN >= 4 * 84 eps; we use
+ * 8192 eps (a factor of 24 to spare, which costs nothing: it widens the candidate band by about
+ * 4 cm at 1 km).  The candidates are then ranked by (the reference's distance, index) — the very
+ * floating-point operations of csrc/ffilab_core.c, in the same order, with no FMA contraction
+ * (-ffp-contract=off) — so the distances are bit for bit the reference's wherever the same libm
+ * is used, and ties are broken by the smaller index, exactly as the reference sorts.
+ *
+ * The k-d tree.  Median splits on the widest axis of the unit vectors, leaves of ~16 points,
+ * each internal node holding both children's boxes (one read decides the order and the pruning).
+ * A batch is searched along a Morton curve, and each search starts from a threshold given by the
+ * previous query's answer (see answer()): both change only the amount of work, never the answer.
+ *
+ * Threads.  One query: the points are cut into chunks, each chunk's exact top k is found on its
+ * own thread, and the chunks' answers are merged by (distance, index) — a strict total order, so
+ * the answer cannot depend on the number of threads.  A batch: threads take queries from a shared
+ * counter; each query is answered by the same single-threaded code.  The GIL is released while
+ * the engine runs; it never touches Python objects then, and works on its own copies of the input.
+ *
+ * Trust.  Every argument is checked here even though the Python wrapper checks it first: this
+ * module is importable on its own, and must raise, never crash, whoever calls it.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace {
+
+// The constants of csrc/ffilab_core.c, spelled the same way so that they round the same way.
+constexpr double kDegToRad = 3.14159265358979323846 / 180.0;
+constexpr double kEarthRadiusKm = 6371.0;
+// See the header comment: the chord band that provably holds every point of the answer.
+constexpr double kMargin = 8192.0 * DBL_EPSILON;
+// Longitudes are accepted in [-360, 360]: both the [-180, 180] and [0, 360] conventions, and a
+// range in which the error analysis above holds (the scaled angle stays below 2*pi).
+constexpr double kMaxAbsLon = 360.0;
+// Points per block of the brute-force scan: the chord buffer (4 KiB) stays in L1.
+constexpr int64_t kBlock = 512;
+constexpr Py_ssize_t kMaxThreads = 1024;
+constexpr Py_ssize_t kMaxLeafSize = 4096;
+// Median splits halve the points at every level, so a tree over n < 2**63 points is at most
+// 63 levels deep; a depth-first search holds at most one pending sibling per level.
+constexpr int kMaxDepth = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Geometry
+// ---------------------------------------------------------------------------------------------
+
+struct QueryPoint {
+    double lat, lon, coslat;  // as the reference reads them
+    double x, y, z;           // unit vector
+};
+
+inline void unit_vector(double lat, double lon, double *x, double *y, double *z) {
+    double phi = lat * kDegToRad, lam = lon * kDegToRad;
+    double cphi = std::cos(phi);
+    *x = cphi * std::cos(lam);
+    *y = cphi * std::sin(lam);
+    *z = std::sin(phi);
+}
+
+// cos(lat * pi/180) exactly as the reference computes it.  Kept out of line so that the compiler
+// cannot merge it with the sin of the same angle in unit_vector() into one sincos() call, whose
+// result libm does not promise to be bit for bit that of cos().
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+double reference_cos_lat(double lat) {
+    return std::cos(lat * kDegToRad);
+}
+
+inline QueryPoint make_query(double lat, double lon) {
+    QueryPoint q;
+    q.lat = lat;
+    q.lon = lon;
+    q.coslat = reference_cos_lat(lat);
+    unit_vector(lat, lon, &q.x, &q.y, &q.z);
+    return q;
+}
+
+// The reference's distance (csrc/ffilab_core.c: ffl_haversine) with the query as point 1 and the
+// point's cos(lat2 * pi/180) read from the cache: the same operations in the same order.
+inline double reference_distance(const QueryPoint &q, double lat2, double lon2, double coslat2) {
+    double dlat = (lat2 - q.lat) * kDegToRad;
+    double dlon = (lon2 - q.lon) * kDegToRad;
+    double s_lat = std::sin(dlat / 2.0);
+    double s_lon = std::sin(dlon / 2.0);
+    double a = s_lat * s_lat + q.coslat * coslat2 * s_lon * s_lon;
+    if (a > 1.0)
+        a = 1.0;
+    else if (a < 0.0)
+        a = 0.0;
+    return kEarthRadiusKm * (2.0 * std::asin(std::sqrt(a)));
+}
+
+// Squared chords from q to m consecutive points.  A plain loop over restrict pointers that GCC
+// vectorises; on x86-64 with GCC it is also cloned for AVX2 and picked at load time, which
+// changes nothing in the result (the same IEEE operations, no FMA: -ffp-contract=off).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void chord_block(const double *__restrict xs, const double *__restrict ys, const double *__restrict zs,
+                 int64_t m, double qx, double qy, double qz, double *__restrict out) {
+    for (int64_t j = 0; j < m; j++) {
+        double dx = xs[j] - qx, dy = ys[j] - qy, dz = zs[j] - qz;
+        out[j] = dx * dx + dy * dy + dz * dz;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The point store and the k-d tree
+// ---------------------------------------------------------------------------------------------
+
+// An internal k-d tree node: the bounding boxes of its two children — so that one node read
+// decides which child to search first and whether the other can be skipped — in float32, rounded
+// outwards so that each still contains every point of its child, which is all the search needs.
+// A child reference >= 0 is an internal node, < 0 the leaf ~ref.
+struct Node {
+    float lo[3][2], hi[3][2];  // [axis][child]
+    int32_t child[2];
+};
+
+inline float round_down(double v) {
+    float f = static_cast<float>(v);
+    return static_cast<double>(f) > v ? std::nextafter(f, -INFINITY) : f;
+}
+
+inline float round_up(double v) {
+    float f = static_cast<float>(v);
+    return static_cast<double>(f) < v ? std::nextafter(f, INFINITY) : f;
+}
+
+// What the exact step reads of one candidate, together: one cache line per candidate.
+struct Exact {
+    double lat, lon, coslat;  // as given, and cos(lat*pi/180) as the reference computes it
+    int64_t orig;             // index in the caller's arrays
+};
+
+// Points in storage order (tree order for the k-d tree, input order for the brute force), as
+// structure-of-arrays so that the scan reads three dense streams.
+struct Store {
+    int64_t n = 0;
+    std::vector<double> x, y, z;         // unit vectors (the ranking)
+    std::vector<Exact> exact;            // the exact distance and the caller's index
+    bool tree = false;                   // false: brute force
+    int32_t root = -1;                   // the tree's root reference (see Node)
+    std::vector<Node> nodes;             // internal nodes
+    std::vector<int64_t> leaf_begin;     // leaf l holds positions [leaf_begin[l], leaf_begin[l + 1])
+    int64_t leaf_size = 0;
+};
+
+// Squared distance from q to the box: a lower bound of every chord inside it.  Written as
+// x > y ? x : y, the pattern x86 maxsd implements, so that the search does not branch here.
+inline double gap(double lo, double hi, double v) {
+    double below = lo - v, above = v - hi;
+    double g = below > above ? below : above;
+    return g > 0.0 ? g : 0.0;
+}
+
+// Squared distances from q to the two child boxes of a node: lower bounds of every chord inside.
+inline void child_bounds(const Node &nd, const QueryPoint &q, double out[2]) {
+    const double qv[3] = {q.x, q.y, q.z};
+    for (int ch = 0; ch < 2; ch++) {
+        double d0 = gap(nd.lo[0][ch], nd.hi[0][ch], qv[0]);
+        double d1 = gap(nd.lo[1][ch], nd.hi[1][ch], qv[1]);
+        double d2 = gap(nd.lo[2][ch], nd.hi[2][ch], qv[2]);
+        out[ch] = d0 * d0 + d1 * d1 + d2 * d2;
+    }
+}
+
+// A point while the tree is built: its unit vector and its index, together, so that the
+// partitioning reads and moves contiguous memory (through an index array it would miss the cache
+// at nearly every comparison: minutes instead of seconds for 10^7 points).
+struct BuildPoint {
+    double v[3];
+    int64_t i;
+};
+
+// Phase 1: order the points so that every subtree is a contiguous range split at its middle
+// along the widest axis of its bounding box.  Disjoint ranges are independent, so the top levels
+// run on their own threads; the order of the comparisons (coordinate, then index) is strict, so
+// the result is the same whatever the number of threads.
+void partition(BuildPoint *pts, int64_t begin, int64_t end, int64_t leaf_size, int parallel_depth) {
+    if (end - begin <= leaf_size) return;
+    double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+    for (int64_t i = begin; i < end; i++)
+        for (int a = 0; a < 3; a++) {
+            lo[a] = std::min(lo[a], pts[i].v[a]);
+            hi[a] = std::max(hi[a], pts[i].v[a]);
+        }
+    int axis = 0;
+    for (int a = 1; a < 3; a++)
+        if (hi[a] - lo[a] > hi[axis] - lo[axis]) axis = a;
+    const int64_t mid = begin + (end - begin) / 2;
+    std::nth_element(pts + begin, pts + mid, pts + end, [axis](const BuildPoint &p, const BuildPoint &q) {
+        return p.v[axis] < q.v[axis] || (p.v[axis] == q.v[axis] && p.i < q.i);
+    });
+    if (parallel_depth > 0) {
+        std::thread left;
+        try {
+            left = std::thread(partition, pts, begin, mid, leaf_size, parallel_depth - 1);
+        } catch (...) {
+            partition(pts, begin, mid, leaf_size, 0);  // no thread to be had: do it here
+        }
+        partition(pts, mid, end, leaf_size, parallel_depth - 1);
+        if (left.joinable()) left.join();
+    } else {
+        partition(pts, begin, mid, leaf_size, 0);
+        partition(pts, mid, end, leaf_size, 0);
+    }
+}
+
+// Phase 2: the nodes, depth first, over the partitioned points; each call returns its subtree's
+// reference and bounding box (a union of its children's: every point is read once).
+class TreeBuilder {
+  public:
+    TreeBuilder(Store &s, const BuildPoint *pts) : s_(s), pts_(pts) {}
+
+    int32_t build(int64_t begin, int64_t end, double lo[3], double hi[3], int depth = 0) {
+        if (depth > kMaxDepth) throw std::bad_alloc();  // cannot happen for n < 2**63 (see kMaxDepth)
+        if (s_.nodes.size() >= static_cast<size_t>(INT32_MAX) || s_.leaf_begin.size() >= static_cast<size_t>(INT32_MAX))
+            throw std::bad_alloc();
+        if (end - begin <= s_.leaf_size) {
+            for (int a = 0; a < 3; a++) {
+                lo[a] = INFINITY;
+                hi[a] = -INFINITY;
+            }
+            for (int64_t i = begin; i < end; i++)
+                for (int a = 0; a < 3; a++) {
+                    lo[a] = std::min(lo[a], pts_[i].v[a]);
+                    hi[a] = std::max(hi[a], pts_[i].v[a]);
+                }
+            // Leaves are made in depth-first order, so their position ranges follow each other.
+            int32_t leaf = static_cast<int32_t>(s_.leaf_begin.size());
+            s_.leaf_begin.push_back(begin);
+            return ~leaf;
+        }
+        const int64_t mid = begin + (end - begin) / 2;
+        int32_t id = static_cast<int32_t>(s_.nodes.size());
+        s_.nodes.push_back(Node());
+        double clo[2][3], chi[2][3];
+        int32_t left = build(begin, mid, clo[0], chi[0], depth + 1);
+        int32_t right = build(mid, end, clo[1], chi[1], depth + 1);
+        Node &nd = s_.nodes[static_cast<size_t>(id)];
+        nd.child[0] = left;
+        nd.child[1] = right;
+        for (int a = 0; a < 3; a++) {
+            for (int ch = 0; ch < 2; ch++) {
+                nd.lo[a][ch] = round_down(clo[ch][a]);
+                nd.hi[a][ch] = round_up(chi[ch][a]);
+            }
+            lo[a] = std::min(clo[0][a], clo[1][a]);
+            hi[a] = std::max(chi[0][a], chi[1][a]);
+        }
+        return id;
+    }
+
+  private:
+    Store &s_;
+    const BuildPoint *pts_;
+};
+
+// Builds the store from validated coordinates; throws std::bad_alloc when memory runs out.
+void build_store(Store &s, const std::vector<double> &lat, const std::vector<double> &lon, bool tree,
+                 int64_t leaf_size, int threads) {
+    const int64_t n = static_cast<int64_t>(lat.size());
+    s.n = n;
+    s.leaf_size = leaf_size;
+    std::vector<BuildPoint> pts(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; i++) {
+        BuildPoint &p = pts[static_cast<size_t>(i)];
+        unit_vector(lat[i], lon[i], &p.v[0], &p.v[1], &p.v[2]);
+        p.i = i;
+    }
+    if (tree) {
+        s.tree = true;
+        int parallel_depth = 0;  // 2**depth subtrees at the first level run serially
+        while ((2 << parallel_depth) <= threads && parallel_depth < 10) parallel_depth++;
+        partition(pts.data(), 0, n, leaf_size, parallel_depth);
+        s.nodes.reserve(static_cast<size_t>(2 * (n / std::max<int64_t>(leaf_size, 1)) + 4));
+        s.leaf_begin.reserve(static_cast<size_t>(2 * (n / std::max<int64_t>(leaf_size, 1)) + 4));
+        double lo[3], hi[3];
+        s.root = TreeBuilder(s, pts.data()).build(0, n, lo, hi);
+        s.leaf_begin.push_back(n);
+    }
+    s.x.resize(n);
+    s.y.resize(n);
+    s.z.resize(n);
+    s.exact.resize(n);
+    for (int64_t j = 0; j < n; j++) {
+        const BuildPoint &p = pts[static_cast<size_t>(j)];
+        s.x[j] = p.v[0];
+        s.y[j] = p.v[1];
+        s.z[j] = p.v[2];
+        s.exact[j] = {lat[p.i], lon[p.i], reference_cos_lat(lat[p.i]), p.i};
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search
+// ---------------------------------------------------------------------------------------------
+
+struct Cand {
+    double c;     // squared chord, as computed
+    int64_t pos;  // position in the store
+};
+
+struct Hit {
+    double d;      // the reference's distance
+    int64_t orig;  // index in the caller's arrays
+    int64_t pos;   // position in the store
+};
+
+// The reference's order: by distance, ties by the smaller index (a strict total order: the
+// engines never see NaN).  A lambda, so that the sorts inline it.
+constexpr auto hit_before = [](const Hit &a, const Hit &b) { return a.d < b.d || (a.d == b.d && a.orig < b.orig); };
+
+// The k smallest chords seen so far (a max-heap) plus every other point seen within MARGIN of
+// the k-th: together a superset of the exact answer (see the header comment).
+class Collector {
+  public:
+    // `bound`: a chord threshold already known to be safe (see answer()), or infinity.
+    void reset(size_t k, double bound = INFINITY) {
+        k_ = k;
+        sorted_ = k <= kSortedMax;
+        best_.clear();
+        extra_.clear();
+        compact_at_ = 64 + 2 * k;
+        bound_ = thr_ = bound;
+    }
+    // A point or box with chord above this cannot be in the answer.
+    double threshold() const { return thr_; }
+
+    void offer(double c, int64_t pos) {  // the caller has checked c <= threshold()
+        if (best_.size() < k_) {
+            insert({c, pos});
+            if (best_.size() == k_) thr_ = std::min(bound_, worst() + kMargin);
+            return;
+        }
+        if (c < worst()) {
+            Cand out = evict();
+            insert({c, pos});
+            thr_ = std::min(bound_, worst() + kMargin);
+            // The evicted point stays a candidate only while it is within the band.
+            if (out.c <= thr_) extra_.push_back(out);
+        } else {
+            extra_.push_back({c, pos});  // a near-tie of the k-th: within the band
+        }
+        if (extra_.size() >= compact_at_) {
+            double t = thr_;
+            extra_.erase(std::remove_if(extra_.begin(), extra_.end(), [t](const Cand &e) { return e.c > t; }),
+                         extra_.end());
+            compact_at_ = std::max<size_t>(64 + 2 * k_, 2 * extra_.size());
+        }
+    }
+
+    // The exact answer among the candidates: the k first by (reference distance, index).
+    void finish(const Store &s, const QueryPoint &q, std::vector<Hit> &hits) const {
+        hits.clear();
+        for (const Cand &e : best_) add_hit(s, q, e, hits);
+        for (const Cand &e : extra_)
+            if (e.c <= thr_) add_hit(s, q, e, hits);
+        // Usually about k candidates: a plain sort of them all is the cheapest.
+        std::sort(hits.begin(), hits.end(), hit_before);
+        hits.resize(std::min(k_, hits.size()));
+    }
+
+  private:
+    // Up to this k the kept points are an array sorted by chord (insertion: a short, predictable
+    // shift); above it, a binary max-heap (O(log k) per point, whatever k).
+    static constexpr size_t kSortedMax = 32;
+
+    static bool by_c(const Cand &a, const Cand &b) { return a.c < b.c; }
+
+    double worst() const { return sorted_ ? best_.back().c : best_.front().c; }
+
+    void insert(Cand e) {
+        if (!sorted_) {
+            best_.push_back(e);
+            std::push_heap(best_.begin(), best_.end(), by_c);
+            return;
+        }
+        best_.push_back(e);
+        size_t j = best_.size() - 1;
+        while (j > 0 && best_[j - 1].c > e.c) {
+            best_[j] = best_[j - 1];
+            j--;
+        }
+        best_[j] = e;
+    }
+
+    Cand evict() {  // remove and return the kept point with the largest chord
+        if (sorted_) {
+            Cand out = best_.back();
+            best_.pop_back();
+            return out;
+        }
+        std::pop_heap(best_.begin(), best_.end(), by_c);
+        Cand out = best_.back();
+        best_.pop_back();
+        return out;
+    }
+
+    static void add_hit(const Store &s, const QueryPoint &q, const Cand &e, std::vector<Hit> &hits) {
+        const Exact &x = s.exact[e.pos];
+        hits.push_back({reference_distance(q, x.lat, x.lon, x.coslat), x.orig, e.pos});
+    }
+
+    size_t k_ = 0;
+    bool sorted_ = true;
+    std::vector<Cand> best_, extra_;
+    size_t compact_at_ = 64;
+    double thr_ = INFINITY, bound_ = INFINITY;
+};
+
+void scan_range(const Store &s, const QueryPoint &q, int64_t begin, int64_t end, Collector &col) {
+    double chords[kBlock];
+    for (int64_t b = begin; b < end; b += kBlock) {
+        int64_t m = std::min(kBlock, end - b);
+        chord_block(s.x.data() + b, s.y.data() + b, s.z.data() + b, m, q.x, q.y, q.z, chords);
+        double thr = col.threshold();
+        for (int64_t j = 0; j < m; j++) {
+            if (chords[j] <= thr) {
+                col.offer(chords[j], b + j);
+                thr = col.threshold();
+            }
+        }
+    }
+}
+
+struct StackItem {
+    int32_t node;
+    double bound;
+};
+
+void search_tree(const Store &s, const QueryPoint &q, Collector &col) {
+    StackItem stack[kMaxDepth + 2];
+    int top = 0;
+    const Node *nodes = s.nodes.data();
+    const int64_t *leaf_begin = s.leaf_begin.data();
+    const double *xs = s.x.data(), *ys = s.y.data(), *zs = s.z.data();
+    stack[top++] = {s.root, 0.0};
+    while (top > 0) {
+        StackItem it = stack[--top];
+        double thr = col.threshold();
+        if (it.bound > thr) continue;
+        if (it.node < 0) {
+            // A leaf holds a handful of points: one fused loop, no block buffer.
+            const int32_t leaf = ~it.node;
+            for (int64_t p = leaf_begin[leaf], end = leaf_begin[leaf + 1]; p < end; p++) {
+                double dx = xs[p] - q.x, dy = ys[p] - q.y, dz = zs[p] - q.z;
+                double c = dx * dx + dy * dy + dz * dz;
+                if (c <= thr) {
+                    col.offer(c, p);
+                    thr = col.threshold();
+                }
+            }
+            continue;
+        }
+        const Node &nd = nodes[it.node];
+        double b[2];
+        child_bounds(nd, q, b);
+        // Push the farther child first, so that the nearer one is searched first.
+        const int near = b[1] < b[0] ? 1 : 0, far = 1 - near;
+        if (b[far] <= thr) stack[top++] = {nd.child[far], b[far]};
+        if (b[near] <= thr) stack[top++] = {nd.child[near], b[near]};
+    }
+}
+
+// Per-thread scratch, reused across the queries one thread answers.
+struct Scratch {
+    Collector col;
+    std::vector<Hit> hits;  // also the previous answer, which seeds the next search
+};
+
+// Answers one query into out_idx/out_dist (k each).
+//
+// `seeded`: the previous query this thread answered (w.hits) is a set of k real points, so the
+// k-th smallest of their chords to this query, plus MARGIN, is a safe threshold from the start:
+// the search will meet those k points (each lies within it), so the final k-th chord is no larger,
+// and everything the threshold excludes lies beyond the final k-th chord plus MARGIN too.  In a
+// batch sorted along a space-filling curve, consecutive queries are close, the threshold is
+// nearly the final one, and the tree search prunes from its first step.  Only the work changes:
+// the candidates still hold the whole answer, so the result is the same with or without it.
+void answer(const Store &s, const QueryPoint &q, size_t k, Scratch &w, bool seeded, int64_t *out_idx,
+            double *out_dist) {
+    double bound = INFINITY;
+    if (seeded && w.hits.size() == k) {
+        double worst = 0.0;
+        for (const Hit &h : w.hits) {
+            int64_t p = h.pos;
+            double dx = s.x[p] - q.x, dy = s.y[p] - q.y, dz = s.z[p] - q.z;
+            worst = std::max(worst, dx * dx + dy * dy + dz * dz);
+        }
+        bound = worst + kMargin;
+    }
+    w.col.reset(k, bound);
+    if (!s.tree)
+        scan_range(s, q, 0, s.n, w.col);
+    else
+        search_tree(s, q, w.col);
+    w.col.finish(s, q, w.hits);
+    for (size_t j = 0; j < k; j++) {
+        out_idx[j] = w.hits[j].orig;
+        out_dist[j] = w.hits[j].d;
+    }
+}
+
+// Spreads the low 21 bits of v so that two zero bits separate each (for a 3-D Morton code).
+inline uint64_t spread3(uint64_t v) {
+    v &= 0x1fffff;
+    v = (v | v << 32) & 0x1f00000000ffffULL;
+    v = (v | v << 16) & 0x1f0000ff0000ffULL;
+    v = (v | v << 8) & 0x100f00f00f00f00fULL;
+    v = (v | v << 4) & 0x10c30c30c30c30c3ULL;
+    v = (v | v << 2) & 0x1249249249249249ULL;
+    return v;
+}
+
+// Morton code of a unit vector: each coordinate's [-1, 1] onto 21 bits, interleaved.
+inline uint64_t morton(const QueryPoint &q) {
+    const double v[3] = {q.x, q.y, q.z};
+    uint64_t code = 0;
+    for (int a = 0; a < 3; a++) {
+        double t = (v[a] + 1.0) * 0.5 * 2097151.0;
+        uint64_t cell = static_cast<uint64_t>(std::min(std::max(t, 0.0), 2097151.0));
+        code |= spread3(cell) << a;
+    }
+    return code;
+}
+
+// Runs work(thread_number) on `threads` threads (the calling one included) and joins them.
+// Work is always pulled from shared counters, so if the system refuses a thread the others
+// still do all of it: the answer never depends on how many threads actually ran.
+// Returns false if any worker ran out of memory.
+template <class Work>
+bool run_threads(int threads, Work work) {
+    std::atomic<bool> ok{true};
+    auto guarded = [&ok, &work](int t) {
+        try {
+            work(t);
+        } catch (...) {  // std::bad_alloc from a vector: reported as MemoryError
+            ok.store(false);
+        }
+    };
+    std::vector<std::thread> pool;
+    try {
+        pool.reserve(static_cast<size_t>(threads > 0 ? threads - 1 : 0));
+        for (int t = 1; t < threads; t++) pool.emplace_back(guarded, t);
+    } catch (...) {
+        // Fewer threads than asked: the counters hand every piece of work to those that run.
+    }
+    guarded(0);
+    for (std::thread &th : pool) th.join();
+    return ok.load();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Python glue
+// ---------------------------------------------------------------------------------------------
+
+struct IndexObject {
+    PyObject_HEAD Store *store;
+};
+
+// Check an argument against the contract of the Python wrapper: a 1-D, C-contiguous, aligned,
+// native float64 ndarray.  Returns a borrowed pointer to it, or NULL with an exception set.
+PyArrayObject *as_vector(const char *func, const char *name, PyObject *obj) {
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be a float64 numpy.ndarray, got %s", func, name,
+                     Py_TYPE(obj)->tp_name);
+        return nullptr;
+    }
+    PyArrayObject *arr = reinterpret_cast<PyArrayObject *>(obj);
+    if (PyArray_TYPE(arr) != NPY_DOUBLE || !PyArray_ISNOTSWAPPED(arr)) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be a native float64 array", func, name);
+        return nullptr;
+    }
+    if (PyArray_NDIM(arr) != 1) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must be 1-D, got %d dimensions", func, name, PyArray_NDIM(arr));
+        return nullptr;
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(arr) || !PyArray_ISALIGNED(arr)) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must be C-contiguous and aligned", func, name);
+        return nullptr;
+    }
+    return arr;
+}
+
+// Copy a checked vector (the engine then never reads memory another thread could change).
+bool copy_vector(PyArrayObject *arr, std::vector<double> &out) {
+    npy_intp n = PyArray_DIM(arr, 0);
+    try {
+        out.resize(static_cast<size_t>(n));
+    } catch (const std::bad_alloc &) {
+        PyErr_NoMemory();
+        return false;
+    }
+    if (n > 0) std::memcpy(out.data(), PyArray_DATA(arr), static_cast<size_t>(n) * sizeof(double));
+    return true;
+}
+
+void raise_coordinate(const char *func, const char *name, Py_ssize_t i, double v, const char *expected) {
+    PyObject *val = PyFloat_FromDouble(v);
+    if (val == nullptr) return;
+    if (i < 0)
+        PyErr_Format(PyExc_ValueError, "%s: %s must be %s, got %R", func, name, expected, val);
+    else
+        PyErr_Format(PyExc_ValueError, "%s: %s[%zd] must be %s, got %R", func, name, i, expected, val);
+    Py_DECREF(val);
+}
+
+// Latitudes in [-90, 90], longitudes in [-360, 360], both finite; i < 0 names a scalar.
+bool check_coordinates(const char *func, const char *lat_name, const char *lon_name, const double *lat,
+                       const double *lon, Py_ssize_t n, bool scalar) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!(lat[i] >= -90.0 && lat[i] <= 90.0)) {  // false for NaN too
+            raise_coordinate(func, lat_name, scalar ? -1 : i, lat[i], "a latitude in [-90, 90] degrees");
+            return false;
+        }
+        if (!(lon[i] >= -kMaxAbsLon && lon[i] <= kMaxAbsLon)) {
+            raise_coordinate(func, lon_name, scalar ? -1 : i, lon[i], "a longitude in [-360, 360] degrees");
+            return false;
+        }
+    }
+    return true;
+}
+
+bool parse_k(const char *func, PyObject *obj, int64_t n, size_t *k) {
+    PyObject *idx = PyNumber_Index(obj);
+    if (idx == nullptr) return false;
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(idx, &overflow);
+    Py_DECREF(idx);
+    if (v == -1 && PyErr_Occurred()) return false;
+    if (overflow != 0 || v < 1 || v > n) {
+        PyErr_Format(PyExc_ValueError, "%s: k must be between 1 and the number of points (%lld), got %S", func,
+                     static_cast<long long>(n), obj);
+        return false;
+    }
+    *k = static_cast<size_t>(v);
+    return true;
+}
+
+bool parse_threads(const char *func, Py_ssize_t threads) {
+    if (threads < 1 || threads > kMaxThreads) {
+        PyErr_Format(PyExc_ValueError, "%s: threads must be between 1 and %zd, got %zd", func, kMaxThreads, threads);
+        return false;
+    }
+    return true;
+}
+
+PyObject *pair(PyObject *a, PyObject *b) {
+    if (a == nullptr || b == nullptr) {
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        return nullptr;
+    }
+    return Py_BuildValue("(NN)", a, b);
+}
+
+PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static const char *kwlist[] = {"lats", "lons", "tree", "leaf_size", "threads", nullptr};
+    const char *f = "_core.Index";
+    PyObject *lats_obj, *lons_obj;
+    int tree = 0;
+    Py_ssize_t leaf_size = 16, threads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$pnn:Index", const_cast<char **>(kwlist), &lats_obj,
+                                     &lons_obj, &tree, &leaf_size, &threads))
+        return nullptr;
+    if (!parse_threads(f, threads)) return nullptr;
+    PyArrayObject *la = as_vector(f, "lats", lats_obj);
+    if (la == nullptr) return nullptr;
+    PyArrayObject *lo = as_vector(f, "lons", lons_obj);
+    if (lo == nullptr) return nullptr;
+    if (PyArray_DIM(la, 0) != PyArray_DIM(lo, 0)) {
+        PyErr_Format(PyExc_ValueError, "%s: lats and lons must have the same length, got %zd and %zd", f,
+                     static_cast<Py_ssize_t>(PyArray_DIM(la, 0)), static_cast<Py_ssize_t>(PyArray_DIM(lo, 0)));
+        return nullptr;
+    }
+    if (PyArray_DIM(la, 0) < 1) {
+        PyErr_Format(PyExc_ValueError, "%s: lats and lons must hold at least one point", f);
+        return nullptr;
+    }
+    if (leaf_size < 1 || leaf_size > kMaxLeafSize) {
+        PyErr_Format(PyExc_ValueError, "%s: leaf_size must be between 1 and %zd, got %zd", f, kMaxLeafSize,
+                     leaf_size);
+        return nullptr;
+    }
+    std::vector<double> lat, lon;
+    if (!copy_vector(la, lat) || !copy_vector(lo, lon)) return nullptr;
+    if (!check_coordinates(f, "lats", "lons", lat.data(), lon.data(), static_cast<Py_ssize_t>(lat.size()), false))
+        return nullptr;
+
+    Store *store = new (std::nothrow) Store();
+    if (store == nullptr) return PyErr_NoMemory();
+    bool ok = true;
+    Py_BEGIN_ALLOW_THREADS;
+    try {
+        build_store(*store, lat, lon, tree != 0, leaf_size, static_cast<int>(threads));
+    } catch (...) {
+        ok = false;
+    }
+    Py_END_ALLOW_THREADS;
+    if (!ok) {
+        delete store;
+        return PyErr_NoMemory();
+    }
+    IndexObject *self = reinterpret_cast<IndexObject *>(type->tp_alloc(type, 0));
+    if (self == nullptr) {
+        delete store;
+        return nullptr;
+    }
+    self->store = store;
+    return reinterpret_cast<PyObject *>(self);
+}
+
+void Index_dealloc(PyObject *obj) {
+    IndexObject *self = reinterpret_cast<IndexObject *>(obj);
+    delete self->store;
+    self->store = nullptr;
+    // A heap type: its instances hold a reference to it.
+    PyTypeObject *tp = Py_TYPE(obj);
+    tp->tp_free(obj);
+    Py_DECREF(tp);
+}
+
+const Store *store_of(PyObject *obj) {
+    const Store *s = reinterpret_cast<IndexObject *>(obj)->store;
+    if (s == nullptr) PyErr_SetString(PyExc_RuntimeError, "_core.Index: not initialised");
+    return s;
+}
+
+PyDoc_STRVAR(query_doc,
+             "query(lat, lon, k, threads=1)\n"
+             "--\n\n"
+             "Return the ``k`` points nearest to one point, nearest first.\n\n"
+             "Parameters\n----------\n"
+             "lat, lon : float\n    The query point in degrees: lat in [-90, 90], lon in [-360, 360].\n"
+             "k : int\n    How many points, 1 <= k <= n.\n"
+             "threads : int\n    Threads over the points (brute force); the tree searches on one.\n\n"
+             "Returns\n-------\n"
+             "indices : numpy.ndarray of int64, shape (k,)\n"
+             "distances : numpy.ndarray of float64, shape (k,)\n"
+             "    Kilometres, sorted by (distance, index): the reference's answer.\n");
+
+PyObject *Index_query(PyObject *obj, PyObject *args, PyObject *kwds) {
+    static const char *kwlist[] = {"lat", "lon", "k", "threads", nullptr};
+    const char *f = "query";
+    double lat, lon;
+    PyObject *k_obj;
+    Py_ssize_t threads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ddO|n:query", const_cast<char **>(kwlist), &lat, &lon, &k_obj,
+                                     &threads))
+        return nullptr;
+    const Store *s = store_of(obj);
+    size_t k;
+    if (s == nullptr || !check_coordinates(f, "lat", "lon", &lat, &lon, 1, true) || !parse_k(f, k_obj, s->n, &k) ||
+        !parse_threads(f, threads))
+        return nullptr;
+    npy_intp dims[1] = {static_cast<npy_intp>(k)};
+    PyObject *idx = PyArray_SimpleNew(1, dims, NPY_INT64);
+    PyObject *dist = PyArray_SimpleNew(1, dims, NPY_DOUBLE);
+    if (idx == nullptr || dist == nullptr) return pair(idx, dist);
+    int64_t *out_idx = static_cast<int64_t *>(PyArray_DATA(reinterpret_cast<PyArrayObject *>(idx)));
+    double *out_dist = static_cast<double *>(PyArray_DATA(reinterpret_cast<PyArrayObject *>(dist)));
+
+    bool ok = true;
+    Py_BEGIN_ALLOW_THREADS;
+    const QueryPoint q = make_query(lat, lon);
+    if (s->tree || threads == 1) {
+        try {
+            Scratch w;
+            answer(*s, q, k, w, false, out_idx, out_dist);
+        } catch (...) {
+            ok = false;
+        }
+    } else {
+        // Chunks of points, each answered exactly on its own, then merged: the merge of the
+        // chunks' top k by the strict order (distance, index) is the overall top k.
+        const int64_t chunks = std::min<int64_t>(threads, s->n);
+        std::vector<std::vector<Hit>> parts;
+        std::atomic<int64_t> next{0};
+        try {
+            parts.resize(static_cast<size_t>(chunks));
+            ok = run_threads(static_cast<int>(threads), [&](int) {
+                Scratch w;
+                for (int64_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
+                    int64_t b = s->n * c / chunks, e = s->n * (c + 1) / chunks;
+                    w.col.reset(std::min<size_t>(k, static_cast<size_t>(e - b)));
+                    scan_range(*s, q, b, e, w.col);
+                    w.col.finish(*s, q, w.hits);
+                    parts[static_cast<size_t>(c)] = w.hits;
+                }
+            });
+            if (ok) {
+                std::vector<Hit> all;
+                for (const auto &p : parts) all.insert(all.end(), p.begin(), p.end());
+                std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(), hit_before);
+                for (size_t j = 0; j < k; j++) {
+                    out_idx[j] = all[j].orig;
+                    out_dist[j] = all[j].d;
+                }
+            }
+        } catch (...) {
+            ok = false;
+        }
+    }
+    Py_END_ALLOW_THREADS;
+    if (!ok) {
+        Py_DECREF(idx);
+        Py_DECREF(dist);
+        return PyErr_NoMemory();
+    }
+    return pair(idx, dist);
+}
+
+PyDoc_STRVAR(query_many_doc,
+             "query_many(lats, lons, k, threads=1)\n"
+             "--\n\n"
+             "Return the ``k`` nearest points of every query point.\n\n"
+             "Parameters\n----------\n"
+             "lats, lons : numpy.ndarray of float64\n    1-D, C-contiguous, equally long: the query points.\n"
+             "k : int\n    How many points per query, 1 <= k <= n.\n"
+             "threads : int\n    Threads over the queries; the answer does not depend on it.\n\n"
+             "Returns\n-------\n"
+             "indices : numpy.ndarray of int64, shape (m, k)\n"
+             "distances : numpy.ndarray of float64, shape (m, k)\n");
+
+PyObject *Index_query_many(PyObject *obj, PyObject *args, PyObject *kwds) {
+    static const char *kwlist[] = {"lats", "lons", "k", "threads", nullptr};
+    const char *f = "query_many";
+    PyObject *lats_obj, *lons_obj, *k_obj;
+    Py_ssize_t threads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO|n:query_many", const_cast<char **>(kwlist), &lats_obj,
+                                     &lons_obj, &k_obj, &threads))
+        return nullptr;
+    const Store *s = store_of(obj);
+    if (s == nullptr) return nullptr;
+    PyArrayObject *la = as_vector(f, "lats", lats_obj);
+    if (la == nullptr) return nullptr;
+    PyArrayObject *lo = as_vector(f, "lons", lons_obj);
+    if (lo == nullptr) return nullptr;
+    if (PyArray_DIM(la, 0) != PyArray_DIM(lo, 0)) {
+        PyErr_Format(PyExc_ValueError, "%s: lats and lons must have the same length, got %zd and %zd", f,
+                     static_cast<Py_ssize_t>(PyArray_DIM(la, 0)), static_cast<Py_ssize_t>(PyArray_DIM(lo, 0)));
+        return nullptr;
+    }
+    size_t k;
+    if (!parse_k(f, k_obj, s->n, &k) || !parse_threads(f, threads)) return nullptr;
+    std::vector<double> qlat, qlon;
+    if (!copy_vector(la, qlat) || !copy_vector(lo, qlon)) return nullptr;
+    const int64_t m = static_cast<int64_t>(qlat.size());
+    if (!check_coordinates(f, "lats", "lons", qlat.data(), qlon.data(), static_cast<Py_ssize_t>(m), false))
+        return nullptr;
+    if (m > 0 && static_cast<uint64_t>(k) > static_cast<uint64_t>(NPY_MAX_INTP) / static_cast<uint64_t>(m))
+        return PyErr_NoMemory();
+    npy_intp dims[2] = {static_cast<npy_intp>(m), static_cast<npy_intp>(k)};
+    PyObject *idx = PyArray_SimpleNew(2, dims, NPY_INT64);
+    PyObject *dist = PyArray_SimpleNew(2, dims, NPY_DOUBLE);
+    if (idx == nullptr || dist == nullptr) return pair(idx, dist);
+    int64_t *out_idx = static_cast<int64_t *>(PyArray_DATA(reinterpret_cast<PyArrayObject *>(idx)));
+    double *out_dist = static_cast<double *>(PyArray_DATA(reinterpret_cast<PyArrayObject *>(dist)));
+
+    bool ok = true;
+    Py_BEGIN_ALLOW_THREADS;
+    // Threads take queries in small batches from a shared counter: enough to balance them,
+    // few enough counter updates not to matter.
+    const int64_t batch = 64;
+    const int workers = static_cast<int>(std::min<int64_t>(threads, std::max<int64_t>(1, (m + batch - 1) / batch)));
+    std::vector<QueryPoint> qs;
+    std::vector<std::pair<uint64_t, int64_t>> order;
+    try {
+        qs.resize(static_cast<size_t>(m));
+        order.resize(static_cast<size_t>(m));
+    } catch (...) {
+        ok = false;
+    }
+    if (ok) {
+        // 1. Every query's point and unit vector, and (for the tree) its place on a Morton curve.
+        std::atomic<int64_t> next{0};
+        ok = run_threads(workers, [&](int) {
+            for (int64_t b = next.fetch_add(batch); b < m; b = next.fetch_add(batch)) {
+                for (int64_t i = b, e = std::min(m, b + batch); i < e; i++) {
+                    QueryPoint &q = qs[static_cast<size_t>(i)];
+                    q = make_query(qlat[static_cast<size_t>(i)], qlon[static_cast<size_t>(i)]);
+                    order[static_cast<size_t>(i)] = {s->tree ? morton(q) : 0, i};
+                }
+            }
+        });
+    }
+    if (ok && s->tree) {
+        // 2. The tree searches the batch along the curve, so that consecutive searches walk the
+        // same part of the tree while it is in cache.  Only the order of work changes: every
+        // query's answer is computed by the same code either way.
+        try {
+            std::sort(order.begin(), order.end());
+        } catch (...) {
+            ok = false;
+        }
+    }
+    if (ok) {
+        // 3. The searches.
+        std::atomic<int64_t> next{0};
+        ok = run_threads(workers, [&](int) {
+            Scratch w;
+            for (int64_t b = next.fetch_add(batch); b < m; b = next.fetch_add(batch)) {
+                for (int64_t j = b, e = std::min(m, b + batch); j < e; j++) {
+                    int64_t i = order[static_cast<size_t>(j)].second;
+                    answer(*s, qs[static_cast<size_t>(i)], k, w, true, out_idx + i * static_cast<int64_t>(k),
+                           out_dist + i * static_cast<int64_t>(k));
+                }
+            }
+        });
+    }
+    Py_END_ALLOW_THREADS;
+    if (!ok) {
+        Py_DECREF(idx);
+        Py_DECREF(dist);
+        return PyErr_NoMemory();
+    }
+    return pair(idx, dist);
+}
+
+PyObject *Index_get_n(PyObject *obj, void *) {
+    const Store *s = store_of(obj);
+    return s == nullptr ? nullptr : PyLong_FromLongLong(s->n);
+}
+
+PyObject *Index_get_is_tree(PyObject *obj, void *) {
+    const Store *s = store_of(obj);
+    return s == nullptr ? nullptr : PyBool_FromLong(s->tree);
+}
+
+PyObject *Index_get_nodes(PyObject *obj, void *) {
+    const Store *s = store_of(obj);
+    return s == nullptr ? nullptr : PyLong_FromSize_t(s->nodes.size());
+}
+
+PyObject *Index_get_nbytes(PyObject *obj, void *) {
+    const Store *s = store_of(obj);
+    if (s == nullptr) return nullptr;
+    size_t bytes = static_cast<size_t>(s->n) * (3 * sizeof(double) + sizeof(Exact)) + s->nodes.size() * sizeof(Node) +
+                   s->leaf_begin.size() * sizeof(int64_t);
+    return PyLong_FromSize_t(bytes);
+}
+
+PyMethodDef Index_methods[] = {
+    {"query", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(Index_query)),
+     METH_VARARGS | METH_KEYWORDS, query_doc},
+    {"query_many", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)(void)>(Index_query_many)),
+     METH_VARARGS | METH_KEYWORDS, query_many_doc},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyGetSetDef Index_getset[] = {
+    {"n", Index_get_n, nullptr, PyDoc_STR("Number of points."), nullptr},
+    {"is_tree", Index_get_is_tree, nullptr, PyDoc_STR("True for the k-d tree, False for the brute force."), nullptr},
+    {"nodes", Index_get_nodes, nullptr, PyDoc_STR("Number of internal k-d tree nodes (0 for the brute force)."),
+     nullptr},
+    {"nbytes", Index_get_nbytes, nullptr, PyDoc_STR("Bytes held by the engine's arrays."), nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr},
+};
+
+PyDoc_STRVAR(Index_doc,
+             "Index(lats, lons, *, tree=False, leaf_size=16, threads=1)\n"
+             "--\n\n"
+             "An exact nearest-places engine over a fixed set of points.\n\n"
+             "Parameters\n----------\n"
+             "lats, lons : numpy.ndarray of float64\n"
+             "    1-D, C-contiguous, equally long, at least one point; lat in [-90, 90] and lon in\n"
+             "    [-360, 360] degrees.  They are copied: later changes to them do not matter.\n"
+             "tree : bool\n"
+             "    False: the fused brute-force scan.  True: a k-d tree over the unit vectors.\n"
+             "leaf_size : int\n"
+             "    Points per k-d tree leaf (1..4096).\n"
+             "threads : int\n"
+             "    Threads that build the tree (its top levels); the tree does not depend on it.\n");
+
+PyType_Slot Index_slots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void *>(Index_dealloc)},
+    {Py_tp_doc, const_cast<char *>(Index_doc)},
+    {Py_tp_methods, Index_methods},
+    {Py_tp_getset, Index_getset},
+    {Py_tp_new, reinterpret_cast<void *>(Index_new)},
+    {0, nullptr},
+};
+
+PyType_Spec Index_spec = {"ffilab.nearest._core.Index", sizeof(IndexObject), 0, Py_TPFLAGS_DEFAULT, Index_slots};
+
+PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT,
+    "_core",
+    "Compiled exact nearest-places engines (fused brute force, k-d tree) for ffilab.nearest.",
+    -1,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit__core(void) {
+    import_array();
+    PyObject *m = PyModule_Create(&core_module);
+    if (m == nullptr) return nullptr;
+    // PyModule_AddObjectRef (3.10+) never steals, so every path releases what it created.
+    PyObject *type = PyType_FromSpec(&Index_spec);
+    PyObject *margin = PyFloat_FromDouble(kMargin);
+    if (type == nullptr || margin == nullptr || PyModule_AddObjectRef(m, "Index", type) < 0 ||
+        PyModule_AddObjectRef(m, "MARGIN", margin) < 0) {
+        Py_XDECREF(type);
+        Py_XDECREF(margin);
+        Py_DECREF(m);
+        return nullptr;
+    }
+    Py_DECREF(type);
+    Py_DECREF(margin);
+    return m;
+}
