@@ -149,8 +149,9 @@ def _print_matrix(
 def _fmt_time(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    # Compare the rounded value, so that 999.6 ns prints as "1 us", not "1e+03 ns".
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
+        if float(f"{seconds / scale:.3g}") >= 1.0:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"
 
