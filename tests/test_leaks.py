@@ -32,6 +32,8 @@ import pytest
 import ffilab
 from ffilab.verify import CASES, Case
 
+from conftest import skip_under_asan
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads glibc's mallinfo2 and /proc")
 
 ROUNDS = 3
@@ -220,6 +222,7 @@ def test_every_kernel_is_covered() -> None:
     assert not set(_large_inputs()) & set(NO_LARGE_BUFFERS)
 
 
+@skip_under_asan
 @pytest.mark.parametrize("kernel", sorted(_large_inputs()))
 def test_no_growth_with_large_buffers(route: ModuleType, kernel: str) -> None:
     call, buffer_bytes = _large_inputs()[kernel]

@@ -9,7 +9,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from conftest import load_route
+from conftest import load_route, skip_under_asan
 
 # Routes whose compute_distances buffer is allocated by the C core (ffl_compute_distances) and
 # handed to NumPy.  Cython fills a NumPy array it allocates itself (nothing to hand over); Numba
@@ -33,6 +33,7 @@ def test_c_buffer_is_handed_over_without_a_copy(name: str) -> None:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+@skip_under_asan
 @pytest.mark.parametrize("name", C_ALLOCATED + ["cython", "numba", "pyo3"])
 def test_c_buffers_are_freed_when_the_array_dies(name: str) -> None:
     module = load_route(name)
@@ -58,6 +59,7 @@ def test_result_outlives_everything_else(name: str) -> None:
     assert out.tolist() == [10.0]
 
 
+@skip_under_asan
 def test_accumulators_do_not_leak(route: ModuleType) -> None:
     if not sys.platform.startswith("linux"):
         pytest.skip("reads /proc/self/statm")

@@ -76,6 +76,9 @@ if ((${#modules[@]} == 0)); then
   exit 1
 fi
 for so in "${modules[@]}"; do
+  # The pyo3 route is compiled by rustc, whose sanitizers need a nightly toolchain: it runs
+  # uninstrumented here (its allocations still go through the preloaded ASan allocator).
+  [[ $so == */routes/pyo3/* ]] && continue
   needed=$(readelf -d "$so")
   if ! grep -q 'libasan' <<<"$needed" || ! grep -q 'libubsan' <<<"$needed"; then
     echo "tools/sanitize.sh: $so is not built with -fsanitize=$sanitize" >&2
@@ -105,6 +108,8 @@ export PYTHONMALLOC=malloc
 asan_options="detect_leaks=1:leak_check_at_exit=0:allocator_may_return_null=1:fast_unwind_on_malloc=0"
 export ASAN_OPTIONS="$asan_options:log_path=$logs/asan"
 export LSAN_OPTIONS="suppressions=$repo/tools/lsan.supp:print_suppressions=0"
+# The tests that measure memory growth (RSS, the C heap) skip themselves under ASan, whose
+# quarantine keeps freed blocks; LeakSanitizer's live check covers leaks in this run.
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
 
 # The leak check must be able to fail: a process that loses a malloc'd block is reported.
@@ -135,7 +140,9 @@ deselect=(
 
 echo "tools/sanitize.sh: running the test suite under ASan/LSan/UBSan (reports in $logs)"
 set +e
-(cd "$repo" && "$py" -m pytest -p no:cacheprovider -n "$jobs" "${deselect[@]}" "$@") 2>&1 | tee "$logs/pytest.log"
+# --timeout: the pure-Python reference's 10**8-iteration loops run several times slower under ASan
+# and plain malloc than pytest-timeout's 600 s allow on 2 busy cores.
+(cd "$repo" && "$py" -m pytest -p no:cacheprovider -n "$jobs" --timeout=3600 "${deselect[@]}" "$@") 2>&1 | tee "$logs/pytest.log"
 test_status=${PIPESTATUS[0]}
 set -e
 

@@ -242,12 +242,21 @@ def _verify_workloads(names: list[str], config: Config, progress: Callable[[str]
     return problems
 
 
+#: Environment variables passed through to pyperf's workers when set.
+_INHERITED_ENV = ("LD_PRELOAD", "PYTHONMALLOC", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "NUMBA_CACHE_DIR")
+
+
 def _run_pyperf(route: str, config: Config, kernels: list[str], out: Path) -> dict[str, list[float]]:
     cmd = [sys.executable, "-m", "ffilab.bench._pyperf_script", "--quiet",
            "--processes", str(config.processes), "--values", str(config.values),
            "--warmups", str(config.warmups), "--min-time", str(config.min_time), "-o", str(out),
            "--ffilab-route", route, "--ffilab-timer", config.timer, "--ffilab-mode", config.mode,
            "--ffilab-suites", "overhead,throughput", "--ffilab-kernels", ",".join(kernels)]
+    # pyperf starts its workers with a cleaned environment; variables that decide how the route's
+    # native code is loaded and checked (tools/sanitize.sh preloads ASan) must reach them too.
+    inherit = [name for name in _INHERITED_ENV if name in os.environ]
+    if inherit:
+        cmd += ["--inherit-environ", ",".join(inherit)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"pyperf run of {route} failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
