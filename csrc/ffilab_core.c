@@ -218,3 +218,77 @@ double ffl_acc_mean(const ffl_accumulator *acc) {
 int64_t ffl_acc_count(const ffl_accumulator *acc) { return acc == NULL ? 0 : acc->count; }
 
 double ffl_acc_total(const ffl_accumulator *acc) { return acc == NULL ? 0.0 : acc->total; }
+
+/* ---------------------------------------------------------------- tokenizer scan */
+
+static inline uint8_t tok_class(const uint8_t *classes, uint32_t cp) {
+    return cp < FFL_CHAR_TABLE_SIZE ? classes[cp] : 0;
+}
+
+/* One scanner per PEP 393 kind, so the inner loop reads the buffer with a fixed width. */
+#define FFL_TOKENIZE_KIND(NAME, CHAR_T)                                                          \
+    static int64_t NAME(const CHAR_T *d, const int64_t *offsets, int64_t n_texts,               \
+                        const uint8_t *cl, int64_t max_chars, int64_t *spans, uint8_t *is_num,  \
+                        int64_t capacity, int64_t *counts) {                                    \
+        int64_t t = 0;                                                                          \
+        for (int64_t k = 0; k < n_texts; k++) {                                                 \
+            int64_t i = offsets[k], end = offsets[k + 1], before = t;                           \
+            while (i < end) {                                                                   \
+                if (!(tok_class(cl, d[i]) & FFL_CHAR_WORD)) {                                   \
+                    i++;                                                                        \
+                    continue;                                                                   \
+                }                                                                               \
+                int64_t start = i;                                                              \
+                int digits = 1;                                                                 \
+                for (;;) {                                                                      \
+                    uint8_t c;                                                                  \
+                    while (i < end && ((c = tok_class(cl, d[i])) & FFL_CHAR_WORD)) {            \
+                        digits &= (c & FFL_CHAR_DIGIT) != 0;                                    \
+                        i++;                                                                    \
+                    }                                                                           \
+                    /* a joiner joins only when a word character follows it */                  \
+                    if (i + 1 < end && (tok_class(cl, d[i]) & FFL_CHAR_JOINER) &&               \
+                        (tok_class(cl, d[i + 1]) & FFL_CHAR_WORD)) {                            \
+                        digits = 0;                                                             \
+                        i++;                                                                    \
+                        continue;                                                               \
+                    }                                                                           \
+                    break;                                                                      \
+                }                                                                               \
+                if (i - start > max_chars) continue;                                            \
+                if (t >= capacity) return -FFL_EOVERFLOW;                                       \
+                spans[2 * t] = start;                                                           \
+                spans[2 * t + 1] = i;                                                           \
+                is_num[t] = (uint8_t)digits;                                                    \
+                t++;                                                                            \
+            }                                                                                   \
+            counts[k] = t - before;                                                             \
+        }                                                                                       \
+        return t;                                                                               \
+    }
+
+FFL_TOKENIZE_KIND(tokenize_ucs1, uint8_t)
+FFL_TOKENIZE_KIND(tokenize_ucs2, uint16_t)
+FFL_TOKENIZE_KIND(tokenize_ucs4, uint32_t)
+
+int64_t ffl_tokenize_spans(const void *data, int kind, const int64_t *offsets, int64_t n_texts,
+                           const uint8_t *classes, int64_t max_chars, int64_t *spans,
+                           uint8_t *is_num, int64_t capacity, int64_t *counts) {
+    if (n_texts < 0 || capacity < 0 || max_chars < 0) return -FFL_EINVAL;
+    if (n_texts == 0) return 0;
+    if (!offsets || !classes || !counts || (capacity > 0 && (!spans || !is_num)))
+        return -FFL_EINVAL;
+    if (offsets[0] < 0) return -FFL_EINVAL;
+    for (int64_t k = 0; k < n_texts; k++)
+        if (offsets[k + 1] < offsets[k]) return -FFL_EINVAL;
+    if (offsets[n_texts] > 0 && !data) return -FFL_EINVAL;
+    switch (kind) {
+        case 1: return tokenize_ucs1((const uint8_t *)data, offsets, n_texts, classes, max_chars,
+                                     spans, is_num, capacity, counts);
+        case 2: return tokenize_ucs2((const uint16_t *)data, offsets, n_texts, classes, max_chars,
+                                     spans, is_num, capacity, counts);
+        case 4: return tokenize_ucs4((const uint32_t *)data, offsets, n_texts, classes, max_chars,
+                                     spans, is_num, capacity, counts);
+        default: return -FFL_EINVAL;
+    }
+}

@@ -76,6 +76,32 @@ FFL_API double ffl_acc_mean(const ffl_accumulator *acc);
 FFL_API int64_t ffl_acc_count(const ffl_accumulator *acc);
 FFL_API double ffl_acc_total(const ffl_accumulator *acc);
 
+/* --- Tokenizer (kernel tokenize_batch): the scanning half, over text already normalised. ---
+ *
+ * Python's Unicode work (NFKC, casefold) stays with Python, the truth of the contract; this
+ * scans the result.  `data` holds the code points of n_texts texts one after another, each
+ * `kind` bytes wide (1, 2 or 4: the PEP 393 kinds, so a str's own buffer can be scanned in
+ * place); text i is data[offsets[i] .. offsets[i+1]).  `classes` has one byte per code point
+ * 0..0x10FFFF (ffilab.contract.char_classes(): FFL_CHAR_WORD | FFL_CHAR_DIGIT | FFL_CHAR_JOINER);
+ * a code point above 0x10FFFF is treated as a non-word character.
+ *
+ * For token t it writes its start and end (positions in data) to spans[2t], spans[2t+1] and
+ * whether it is all digits (to become "<num>") to is_num[t]; counts[i] = tokens of text i.
+ * Tokens longer than max_chars are skipped.  Text i can hold at most (len_i + 1) / 2 tokens, so
+ * FFL_TOKEN_CAPACITY(total_len, n_texts) is always enough.
+ * Returns the number of tokens, or -FFL_EINVAL (bad kind, offsets not non-decreasing, NULL with
+ * data, negative lengths) or -FFL_EOVERFLOW (capacity too small). */
+#define FFL_CHAR_WORD 1
+#define FFL_CHAR_DIGIT 2
+#define FFL_CHAR_JOINER 4
+#define FFL_CHAR_TABLE_SIZE 0x110000
+#define FFL_TOKEN_MAX_CHARS 64
+#define FFL_TOKEN_CAPACITY(total_len, n_texts) (((total_len) + (n_texts)) / 2 + 1)
+FFL_API int64_t ffl_tokenize_spans(const void *data, int kind, const int64_t *offsets,
+                                   int64_t n_texts, const uint8_t *classes, int64_t max_chars,
+                                   int64_t *spans, uint8_t *is_num, int64_t capacity,
+                                   int64_t *counts);
+
 #ifdef __cplusplus
 }
 #endif

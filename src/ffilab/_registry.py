@@ -35,6 +35,7 @@ KERNELS: tuple[str, ...] = (
     "haversine_distance",
     "haversine_many",
     "find_nearest_k",
+    "tokenize_batch",
 )
 
 

@@ -49,15 +49,23 @@ enforces the same bounds so that every route answers the same input the same way
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
+import unicodedata
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "CHAR_DIGIT",
+    "CHAR_JOINER",
+    "CHAR_WORD",
     "EARTH_RADIUS_KM",
+    "NUM_TOKEN",
     "PRIMES_MAX_N",
+    "TOKEN_JOINERS",
+    "TOKEN_MAX_CHARS",
     "SUM_OF_SQUARES_MAX_N",
     "as_index",
     "as_real",
@@ -66,6 +74,9 @@ __all__ = [
     "check_same_length",
     "check_k",
     "check_query",
+    "check_texts",
+    "char_classes",
+    "is_word_char",
     "nearest_order_key",
 ]
 
@@ -242,3 +253,76 @@ def nearest_order_key(distance: float, index: int) -> tuple[int, float, int]:
     if math.isnan(distance):
         return (1, 0.0, index)
     return (0, distance, index)
+
+
+# --- The tokenizer contract (kernel ``tokenize_batch``) ---------------------------------------
+#
+# Per text: NFKC normalisation, then ``str.casefold`` (not ``lower``: "Straße" -> "strasse").
+# A token is a maximal run of word characters in which a joiner (apostrophe, hyphen, zero-width
+# (non-)joiner) standing *between two word characters* joins: "don't", "state-of-the-art", Persian
+# words written with ZWNJ.  A token longer than TOKEN_MAX_CHARS code points is dropped; a token of
+# digits only becomes NUM_TOKEN.  Python's Unicode database (``unicodedata``, ``str`` methods of
+# the running interpreter) is the truth; native routes read it through ``char_classes()``.
+#
+# Why word characters include marks: Python's ``re`` ``\w`` is ``isalnum() or "_"``, which splits
+# Devanagari, Thai or any text with combining marks inside words ("नमस्ते" -> "नमस", "त").  UTS #18's
+# word character adds the marks (Mn, Mc, Me) and connector punctuation (Pc, which holds "_"); the
+# join controls ZWNJ/ZWJ that UTS #18 also counts are joiners here, so that emoji joined by ZWJ do
+# not leave one-character tokens of ZWJ behind.
+
+#: Longest token kept, in code points after normalisation and case folding; longer ones are dropped.
+TOKEN_MAX_CHARS = 64
+#: What a token of digits only (``str.isdigit``) becomes.
+NUM_TOKEN = "<num>"
+#: Characters that join two word characters into one token: apostrophe, right single quotation
+#: mark (the typographic apostrophe), hyphen-minus, hyphen, zero-width non-joiner, zero-width joiner.
+TOKEN_JOINERS = "'\u2019-\u2010\u200c\u200d"
+_WORD_CATEGORIES = frozenset({"Mn", "Mc", "Me", "Pc"})
+
+#: Bits of :func:`char_classes`.
+CHAR_WORD = 1
+CHAR_DIGIT = 2
+CHAR_JOINER = 4
+
+
+def is_word_char(c: str) -> bool:
+    """Return whether the one-character string ``c`` is a word character of the tokenizer.
+
+    Letters and numbers (``str.isalnum``), marks (Mn, Mc, Me) and connector punctuation (Pc).
+    """
+    return c.isalnum() or unicodedata.category(c) in _WORD_CATEGORIES
+
+
+@functools.cache
+def char_classes() -> bytes:
+    """Return the tokenizer's class of every code point, one byte each (``0x110000`` bytes).
+
+    Byte ``cp`` holds :data:`CHAR_WORD` if ``chr(cp)`` is a word character (:func:`is_word_char`),
+    :data:`CHAR_DIGIT` if ``chr(cp).isdigit()`` and :data:`CHAR_JOINER` if it is in
+    :data:`TOKEN_JOINERS`.  Native routes look characters up here instead of carrying a Unicode
+    database of their own, so every route follows the running interpreter's Unicode version.
+    Computed once per process (about 0.4 s).
+    """
+    table = bytearray(0x110000)
+    for cp in range(0x110000):
+        c = chr(cp)
+        table[cp] = (CHAR_WORD if is_word_char(c) else 0) | (CHAR_DIGIT if c.isdigit() else 0)
+    for c in TOKEN_JOINERS:
+        table[ord(c)] |= CHAR_JOINER
+    return bytes(table)
+
+
+def check_texts(func: str, texts: Any) -> list[str]:
+    """Return the items of ``texts`` as a new plain list if it is a list of str; else TypeError.
+
+    A tuple or any other iterable is rejected: the kernels index a list directly.  Subclasses of
+    ``list`` and ``str`` are read as their raw data (their methods are never called), as native
+    code reads them; the copy also keeps every item alive whatever happens to ``texts`` later.
+    """
+    if not isinstance(texts, list):
+        raise TypeError(f"{func}: texts must be a list of str, got {type(texts).__name__}")
+    items = list(list.__iter__(texts))
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            raise TypeError(f"{func}: texts[{i}] must be str, got {type(text).__name__}")
+    return items

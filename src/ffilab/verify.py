@@ -188,6 +188,72 @@ _REAL_GOOD: list[tuple[str, Any]] = [
 ]
 
 
+#: Named batches for ``tokenize_batch``: what the contract says in examples, and the corners of
+#: NFKC and case folding (ligatures, fullwidth forms, compatibility digits, final sigma, dotted and
+#: dotless i, ß, combining marks, emoji joined by ZWJ, right-to-left and CJK scripts), lone
+#: surrogates and NUL, tokens at and past the length limit, joiners at every position.
+TOKENIZE_TEXTS: dict[str, list[str]] = {
+    "empty-batch": [],
+    "empty-texts": ["", " ", "\t\n", "!?"],
+    "ascii": ["In the beginning God created the heaven and the earth.", "Don't stop-believing, it's 2024!"],
+    "nfkc": ["ﬁne ﬂow ﬃ", "ＦＵＬＬ ｗｉｄｔｈ １２３", "① ² ٣ ㎞ Ⅻ ½ ｶﾞ", "\U0001d400\U0001d401C"],
+    "casefold": ["Straße STRASSE", "ΣΊΣΥΦΟΣ ὈΔΥΣΣΕΎΣ ς", "İstanbul ıi Iİ", "ǅungla ǆ Ǆ"],
+    "marks": ["नमस्ते दुनिया", "e\u0301 \u0301a", "ไทย ภาษา", "Ä\u0308"],
+    "scripts": ["שלום עולם", "مرحبا بالعالم", "日本語のテキスト 中文", "한국어 텍스트", "Привет, мир"],
+    "emoji": ["I \u2764\ufe0f \U0001f468\u200d\U0001f469\u200d\U0001f467 emoji", "x\u200dy \u200c"],
+    "joiners": ["a'b'c a''b a-'b 'x' -y- z-", "state-of-the-art don\u2019t a\u2010b a\u2011b", "-", "'", "a-", "-1-2-"],
+    "digits": ["1234 12a a12 1_000 1-2 ²³ ١٢٣", "0", "1" * 65],
+    "length-limit": ["a" * 64, "a" * 65, "b" * 63 + "-c", "x" * 200 + " ok"],
+    "surrogates-nul": ["\ud800abc\udfff", "a\x00b", "\udbff\udc00"],
+    "whitespace": ["a\u00a0b\u2003c\u3000d", "e\u2028f\u0085g"],
+}
+
+_TOKENIZE_BAD: list[tuple[str, Any]] = [
+    ("tuple", ("a", "b")),
+    ("None", None),
+    ("str", "abc"),
+    ("bytes-element", ["a", b"b"]),
+    ("int-element", ["a", 1]),
+    ("None-element", [None]),
+    ("nested-list", [["a"]]),
+    ("set", {"a"}),
+    ("generator", lambda: (t for t in ["a"])),
+    ("ndarray", lambda: np.array(["a", "b"])),
+]
+
+
+class _OddStr(str):
+    """A str subclass whose methods lie: routes must read the raw characters."""
+
+    def casefold(self) -> str:  # pragma: no cover - must never be called
+        return "WRONG"
+
+    def __getitem__(self, index: Any) -> str:  # type: ignore[override]
+        return "WRONG"
+
+
+class _OddList(list):  # type: ignore[type-arg]
+    """A list subclass whose item access lies: routes must read the raw items."""
+
+    def __getitem__(self, index: Any) -> Any:
+        return "WRONG"
+
+    def __iter__(self) -> Any:
+        return iter(["WRONG"])
+
+
+def _random_texts(n: int, seed: int) -> list[str]:
+    """Seeded texts drawn from ASCII, Latin, Greek, Devanagari, compatibility forms and emoji."""
+    rng = _rng(seed)
+    blocks = [(0x20, 0x7F), (0xA0, 0x250), (0x300, 0x400), (0x900, 0x980), (0x2000, 0x2070),
+              (0xFB00, 0xFB10), (0xFF00, 0xFF70), (0x1F300, 0x1F700)]
+    texts = []
+    for _ in range(n):
+        lo, hi = blocks[int(rng.integers(len(blocks)))]
+        texts.append("".join(chr(int(c)) for c in rng.integers(lo, hi, int(rng.integers(0, 60)))))
+    return texts
+
+
 def _sos_closed_form(n: int) -> int:
     return n * (n - 1) * (2 * n - 1) // 6
 
@@ -373,6 +439,16 @@ def _cases() -> list[Case]:
         add(Case("find_nearest_k", f"bad-lats-{label}", lambda mk=mk: ((0.0, 0.0, mk(), _lons(6, 1), 1), {}), raises=exc))
     for label, value, exc in _REAL_BAD:
         add(Case("find_nearest_k", f"bad-lon-{label}", lambda v=value: ((0.0, v, _lats(3, 1), _lons(3, 1), 1), {}), raises=exc))
+    # tokenize_batch --------------------------------------------------------------------------
+    for label, texts in TOKENIZE_TEXTS.items():
+        add(Case("tokenize_batch", label, lambda t=texts: ((list(t),), {})))
+    add(Case("tokenize_batch", "str-subclass", lambda: (([_OddStr("Hello WORLD"), _OddStr("Grüße, ﬁne")],), {})))
+    add(Case("tokenize_batch", "list-subclass", lambda: ((_OddList(["Ab cd", "Éf ǅ"]),), {})))
+    add(Case("tokenize_batch", "random-unicode", lambda: ((_random_texts(40, 0),), {})))
+    for label, value in _TOKENIZE_BAD:
+        add(Case("tokenize_batch", f"bad-{label}", lambda v=value: ((v() if callable(v) else v,), {}), raises=TypeError))
+    add(Case("tokenize_batch", "bad-keyword-texts", lambda: ((), {"texts": ["a"]}), raises=TypeError))
+
     # Calling convention: single-argument kernels are positional-only, the others take keywords.
     pos_only = {
         "sum_of_squares": ("n", 5), "circle_area": ("radius", 2.0), "primes": ("n", 10),
@@ -510,7 +586,22 @@ def compare_results(kernel: str, got: Any, want: Any, args: tuple[Any, ...]) -> 
         return "" if _same_float(got, want, tol) else f"{got!r} != {want!r} (bound {tol:.3g})"
     if kernel == "Accumulator":
         return _compare_accumulator(got, want)
+    if kernel == "tokenize_batch":
+        return _compare_tokens(got, want)
     return "" if got == want else f"{_short(got)} != {_short(want)}"
+
+
+def _compare_tokens(got: list[Any], want: list[list[str]]) -> str:
+    # Exact: the same lists of exact str (a str subclass or a tuple would compare equal but is
+    # not what the contract returns).
+    if len(got) != len(want):
+        return f"{len(got)} token lists for {len(want)} texts"
+    for i, (g, w) in enumerate(zip(got, want)):
+        if type(g) is not list or any(type(t) is not str for t in g):
+            return f"text {i}: returned {_short(g)}, not a list of str"
+        if g != w:
+            return f"text {i}: {_short(g)} != {_short(w)}"
+    return ""
 
 
 def _compare_accumulator(got: Any, want: Any) -> str:

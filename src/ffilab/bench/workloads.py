@@ -170,4 +170,5 @@ FIRST_CALLS: dict[str, tuple[str, Callable[[Any], Callable[[], Any]]]] = {
     "haversine_distance": ("haversine_distance(NYC, London)", _bind(*NYC, 51.5074, -0.1278)),
     "haversine_many": ("haversine_many(NYC, 8 points)", _bind(*NYC, *_geo(8))),
     "find_nearest_k": ("find_nearest_k(NYC, 8 points, k=3)", _bind(*NYC, *_geo(8), 3)),
+    "tokenize_batch": ("tokenize_batch(['Don't stop', 'Straße ①'])", _bind(["Don't stop", "Straße ①"])),
 }

@@ -22,6 +22,7 @@ from ffilab.routes.capi._ext import (
     scale_and_shift,
     scale_array,
     sum_of_squares,
+    tokenize_batch,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "scale_and_shift",
     "scale_array",
     "sum_of_squares",
+    "tokenize_batch",
 ]

@@ -740,3 +740,185 @@ def find_nearest_k(object lat, object lon, object lats, object lons, object k):
     finally:
         free(d)
     return idx, dist
+
+
+# ---------------------------------------------------------------------------------------------
+# tokenize_batch: the lesson's Level 3 design, exact.  A batch in, lists out, the language
+# boundary crossed once per batch.  The lesson's sketch encodes every text to UTF-8 and scans
+# bytes; that cannot classify non-ASCII characters, so this scans the str's own PEP 393 buffer
+# (1, 2 or 4 bytes per code point) with the contract's class table instead, and leaves NFKC and
+# case folding of non-ASCII text to Python's own functions, the truth of the contract.
+# ---------------------------------------------------------------------------------------------
+
+from libc.stdint cimport uint8_t
+
+cdef extern from "Python.h":
+    ctypedef unsigned char Py_UCS1
+    bint PyUnicode_IS_ASCII(object s)
+    int PyUnicode_KIND(object s)
+    void *PyUnicode_DATA(object s)
+    Py_ssize_t PyUnicode_GET_LENGTH(object s)
+    Py_UCS4 PyUnicode_READ(int kind, const void *data, Py_ssize_t index) nogil
+    object PyUnicode_New(Py_ssize_t size, Py_UCS4 maxchar)
+    object PyUnicode_Substring(object s, Py_ssize_t start, Py_ssize_t end)
+    list PyList_GetSlice(object lst, Py_ssize_t low, Py_ssize_t high)
+    Py_ssize_t PyList_GET_SIZE(object lst)
+
+cdef enum:
+    _TOKEN_MAX_CHARS = 64   # ffilab.contract.TOKEN_MAX_CHARS
+    _WORD = 1               # ffilab.contract.CHAR_WORD, CHAR_DIGIT, CHAR_JOINER
+    _DIGIT = 2
+    _JOINER = 4
+
+cdef object _tok_table = None         # ffilab.contract.char_classes(), kept alive for _tok_classes
+cdef const uint8_t *_tok_classes = NULL
+cdef object _tok_normalize = None
+cdef object _tok_casefold = str.casefold   # unbound: a str subclass is folded as its raw data
+cdef str _NUM_TOKEN = "<num>"
+
+
+cdef int _tok_init() except -1:
+    global _tok_table, _tok_classes, _tok_normalize
+    import unicodedata
+    from ffilab import contract
+    table = contract.char_classes()
+    if type(table) is not bytes or len(table) != 0x110000:
+        raise RuntimeError("tokenize_batch: ffilab.contract.char_classes() is not 0x110000 bytes")
+    _tok_normalize = unicodedata.normalize
+    _tok_table = table
+    _tok_classes = <const uint8_t *><const char *>table
+    return 0
+
+
+cdef inline uint8_t _tok_class(const uint8_t *classes, Py_UCS4 c) noexcept nogil:
+    return classes[c] if c < 0x110000 else 0
+
+
+cdef Py_ssize_t _tok_scan(int kind, const void *data, Py_ssize_t n, const uint8_t *classes,
+                          int64_t *spans, uint8_t *is_num) noexcept nogil:
+    """Write the spans of the tokens of one text; return their number (at most (n + 1) // 2)."""
+    cdef Py_ssize_t i = 0, start, t = 0
+    cdef uint8_t c
+    cdef bint digits
+    while i < n:
+        if not (_tok_class(classes, PyUnicode_READ(kind, data, i)) & _WORD):
+            i += 1
+            continue
+        start = i
+        digits = True
+        while True:
+            while i < n:
+                c = _tok_class(classes, PyUnicode_READ(kind, data, i))
+                if not (c & _WORD):
+                    break
+                digits = digits and (c & _DIGIT) != 0
+                i += 1
+            # A joiner joins only when a word character follows it ("don't", not "don'").
+            if (i + 1 < n and (_tok_class(classes, PyUnicode_READ(kind, data, i)) & _JOINER)
+                    and (_tok_class(classes, PyUnicode_READ(kind, data, i + 1)) & _WORD)):
+                digits = False
+                i += 1
+                continue
+            break
+        if i - start > _TOKEN_MAX_CHARS:
+            continue
+        spans[2 * t] = start
+        spans[2 * t + 1] = i
+        is_num[t] = digits
+        t += 1
+    return t
+
+
+cdef str _ascii_token(const Py_UCS1 *src, Py_ssize_t length):
+    """A new ASCII str of ``src[:length]`` lowercased (ASCII case folding)."""
+    cdef str token = PyUnicode_New(length, 127)
+    cdef Py_UCS1 *dst = <Py_UCS1 *>PyUnicode_DATA(token)
+    cdef Py_ssize_t i
+    cdef Py_UCS1 c
+    for i in range(length):
+        c = src[i]
+        dst[i] = c + 32 if 65 <= c <= 90 else c
+    return token
+
+
+def tokenize_batch(object texts, /):
+    """Return the tokens of every text (NFKC, casefold, word runs with joiners; ffilab.contract).
+
+    ASCII texts never reach Python's Unicode functions (NFKC leaves ASCII alone and its case
+    folding is its lowercase); the others are normalised by ``unicodedata.normalize`` and
+    ``str.casefold``.  Every text is then scanned in its own buffer with the GIL released.
+
+    Raises
+    ------
+    TypeError
+        ``texts`` is not a list, or an element is not a str.
+    """
+    if not isinstance(texts, list):
+        raise TypeError(f"tokenize_batch: texts must be a list of str, got {type(texts).__name__}")
+    if _tok_classes == NULL:
+        _tok_init()
+    # A plain copy of the raw items (a list subclass's __getitem__/__iter__ are never called),
+    # which also keeps every str alive while the GIL is released.
+    cdef list items = PyList_GetSlice(texts, 0, PyList_GET_SIZE(texts))
+    cdef Py_ssize_t n = len(items), k, j, a, b
+    cdef object text
+    for k in range(n):
+        text = items[k]
+        if not isinstance(text, str):
+            raise TypeError(f"tokenize_batch: texts[{k}] must be str, got {type(text).__name__}")
+
+    cdef const void **data = <const void **>malloc((n + 1) * sizeof(void *))
+    cdef int *kinds = <int *>malloc((n + 1) * sizeof(int))
+    cdef Py_ssize_t *lengths = <Py_ssize_t *>malloc((n + 1) * sizeof(Py_ssize_t))
+    cdef int64_t *first = <int64_t *>malloc((n + 1) * sizeof(int64_t))
+    cdef Py_ssize_t *counts = <Py_ssize_t *>malloc((n + 1) * sizeof(Py_ssize_t))
+    cdef uint8_t *ascii = <uint8_t *>malloc(n + 1)
+    cdef int64_t *spans = NULL
+    cdef uint8_t *is_num = NULL
+    cdef list result, tokens
+    cdef const uint8_t *classes = _tok_classes
+    try:
+        if not (data and kinds and lengths and first and counts and ascii):
+            raise MemoryError()
+        first[0] = 0
+        for k in range(n):
+            text = items[k]
+            ascii[k] = PyUnicode_IS_ASCII(text)
+            if not ascii[k]:
+                text = _tok_casefold(_tok_normalize("NFKC", text))
+                items[k] = text
+            data[k] = PyUnicode_DATA(text)
+            kinds[k] = PyUnicode_KIND(text)
+            lengths[k] = PyUnicode_GET_LENGTH(text)
+            first[k + 1] = first[k] + (lengths[k] + 1) // 2 + 1
+        spans = <int64_t *>malloc((2 * first[n] + 1) * sizeof(int64_t))
+        is_num = <uint8_t *>malloc(first[n] + 1)
+        if not (spans and is_num):
+            raise MemoryError()
+        with nogil:
+            for k in range(n):
+                counts[k] = _tok_scan(kinds[k], data[k], lengths[k], classes,
+                                      spans + 2 * first[k], is_num + first[k])
+        result = []
+        for k in range(n):
+            tokens = []
+            for j in range(first[k], first[k] + counts[k]):
+                a = spans[2 * j]
+                b = spans[2 * j + 1]
+                if is_num[j]:
+                    tokens.append(_NUM_TOKEN)
+                elif ascii[k]:
+                    tokens.append(_ascii_token(<const Py_UCS1 *>data[k] + a, b - a))
+                else:
+                    tokens.append(PyUnicode_Substring(items[k], a, b))
+            result.append(tokens)
+        return result
+    finally:
+        free(data)
+        free(kinds)
+        free(lengths)
+        free(first)
+        free(counts)
+        free(ascii)
+        free(spans)
+        free(is_num)

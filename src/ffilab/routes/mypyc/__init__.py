@@ -28,6 +28,7 @@ from ffilab.routes.mypyc._ext import (
     scale_and_shift,
     scale_array,
     sum_of_squares,
+    tokenize_batch,
 )
 
 __all__ = [
@@ -44,4 +45,5 @@ __all__ = [
     "scale_and_shift",
     "scale_array",
     "sum_of_squares",
+    "tokenize_batch",
 ]

@@ -12,6 +12,7 @@ rather than over NumPy scalars, whose boxed arithmetic would make the baseline s
 from __future__ import annotations
 
 import math
+import unicodedata
 from typing import SupportsFloat, SupportsIndex, TypeAlias
 
 import numpy as np
@@ -32,6 +33,7 @@ __all__ = [
     "scale_and_shift",
     "scale_array",
     "sum_of_squares",
+    "tokenize_batch",
 ]
 
 _R = contract.EARTH_RADIUS_KM
@@ -284,3 +286,64 @@ def find_nearest_k(
     idx = np.array([key[2] for key, _ in best], dtype=np.int64)
     dist = np.array([d for _, d in best], dtype=np.float64)
     return idx, dist
+
+
+def _tokenize(text: str) -> list[str]:
+    # str.casefold called unbound: a str subclass is read as its raw data, never through an
+    # overridden method, as native routes read it.
+    s = str.casefold(unicodedata.normalize("NFKC", text))
+    joiners = contract.TOKEN_JOINERS
+    is_word = contract.is_word_char
+    n = len(s)
+    tokens: list[str] = []
+    i = 0
+    while i < n:
+        if not is_word(s[i]):
+            i += 1
+            continue
+        start = i
+        i += 1
+        while True:
+            while i < n and is_word(s[i]):
+                i += 1
+            # A joiner joins only when a word character follows it ("don't", not "don'").
+            if i + 1 < n and s[i] in joiners and is_word(s[i + 1]):
+                i += 2
+                continue
+            break
+        if i - start > contract.TOKEN_MAX_CHARS:
+            continue
+        token = s[start:i]
+        tokens.append(contract.NUM_TOKEN if token.isdigit() else token)
+    return tokens
+
+
+def tokenize_batch(texts: list[str], /) -> list[list[str]]:
+    """Return the tokens of every text: the lesson's Level 3 tokenizer, exact on any Unicode.
+
+    Per text: NFKC normalisation, then case folding (``str.casefold``: "Straße" -> ["strasse"]);
+    tokens are maximal runs of word characters (letters, numbers, marks, connector punctuation)
+    in which an apostrophe, hyphen or zero-width (non-)joiner between two word characters joins
+    ("don't", "state-of-the-art"); a token of digits only becomes ``"<num>"``, a token longer than
+    ``ffilab.contract.TOKEN_MAX_CHARS`` (64) code points is dropped.  See ``ffilab.contract``.
+
+    Parameters
+    ----------
+    texts : list of str
+        The batch.  Native routes cross the language boundary once per batch, not per text.
+
+    Returns
+    -------
+    list of list of str
+        One list of tokens per text, in order.
+
+    Raises
+    ------
+    TypeError
+        ``texts`` is not a list, or one of its elements is not a str.
+    """
+    items = contract.check_texts("tokenize_batch", texts)
+    out: list[list[str]] = []
+    for text in items:
+        out.append(_tokenize(text))
+    return out
