@@ -82,7 +82,8 @@ FFL_API double ffl_acc_total(const ffl_accumulator *acc);
  * scans the result.  `data` holds the code points of n_texts texts one after another, each
  * `kind` bytes wide (1, 2 or 4: the PEP 393 kinds, so a str's own buffer can be scanned in
  * place); text i is data[offsets[i] .. offsets[i+1]).  `classes` has one byte per code point
- * 0..0x10FFFF (ffilab.contract.char_classes(): FFL_CHAR_WORD | FFL_CHAR_DIGIT | FFL_CHAR_JOINER);
+ * 0..0x10FFFF (ffilab.contract.char_classes(): FFL_CHAR_WORD | FFL_CHAR_DIGIT | FFL_CHAR_JOINER,
+ * and FFL_CHAR_FOLDED, which the scan ignores);
  * a code point above 0x10FFFF is treated as a non-word character.
  *
  * For token t it writes its start and end (positions in data) to spans[2t], spans[2t+1] and
@@ -94,6 +95,7 @@ FFL_API double ffl_acc_total(const ffl_accumulator *acc);
 #define FFL_CHAR_WORD 1
 #define FFL_CHAR_DIGIT 2
 #define FFL_CHAR_JOINER 4
+#define FFL_CHAR_FOLDED 8 /* casefold(c) == c: a text of such characters is its own folding */
 #define FFL_CHAR_TABLE_SIZE 0x110000
 #define FFL_TOKEN_MAX_CHARS 64
 #define FFL_TOKEN_CAPACITY(total_len, n_texts) (((total_len) + (n_texts)) / 2 + 1)

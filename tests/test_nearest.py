@@ -422,7 +422,7 @@ def test_dask_equals_local() -> None:
     index = NearestIndex(lats, lons, "tree", threads=1)
     want = index.query_many(qa, qo, 6)
     seen: list[int] = []
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         got = query_dask(index, qa, qo, 6, client=client, partitions=7, progress=seen.append)
         assert np.array_equal(got[0], want[0]) and got[1].tobytes() == want[1].tobytes()

@@ -104,7 +104,21 @@ def test_every_compiled_signature_is_one_the_wrappers_pass(numba_route: ModuleTy
     # find_nearest_k's _sift_down, get their types from the kernels, and are compiled only when
     # their caller is compiled rather than loaded from the cache).
     called = {d.py_func.__name__: d for k in ffilab.KERNELS for d in bench._jit.called_dispatchers(getattr(numba_route, k))}
-    assert len(called) == 14
+    assert len(called) == 16
+    # The tokenizer's kernels read text, not floats: one specialisation each, whatever the batch
+    # (ASCII or not, a list or str subclass): read-only uint32 code points and class table (views
+    # of bytes objects), int64 offsets and spans, uint8 flags.
+    numba_route.tokenize_batch(["Don't stop", "ASCII 12"])
+    numba_route.tokenize_batch(["Straße ①", "\ud800 👩\u200d💻", ""])
+    code_points = types.Array(types.uint32, 1, "C", readonly=True)
+    i64 = types.Array(types.int64, 1, "C")
+    u8 = types.Array(types.uint8, 1, "C")
+    token_signatures = {
+        "tokenize_spans": [(code_points, i64, types.Array(types.uint8, 1, "C", readonly=True), types.int64, i64, u8, i64)],
+        "render_tokens": [(code_points, i64, i64, u8, types.int64, types.Array(types.uint32, 1, "C"))],
+    }
+    for name, expected in token_signatures.items():
+        assert list(called.pop(name).signatures) == expected, name
     for name, dispatcher in called.items():
         for sig in dispatcher.signatures:
             for arg in sig:

@@ -64,6 +64,7 @@ def _shared_calls() -> tuple[tuple[str, tuple[Any, ...], Any], ...]:
         ("compute_distances", (points,)),
         ("haversine_many", (40.7128, -74.0060, lats, lons)),
         ("find_nearest_k", (40.7128, -74.0060, lats, lons, 25)),
+        ("tokenize_batch", ([f"Grüße {i}, don't ﬁne ΣΊΣΥΦΟΣ text" if i % 2 else f"ASCII text {i}" for i in range(300)],)),
     ]
     reference = ffilab.route("python")
     return tuple((kernel, args, getattr(reference, kernel)(*args)) for kernel, args in calls)

@@ -67,18 +67,22 @@ def test_reference_examples(text: str, tokens: list[str]) -> None:
 def test_contract_constants_agree_with_the_class_table() -> None:
     table = contract.char_classes()
     assert len(table) == 0x110000
-    assert table[ord("a")] == contract.CHAR_WORD
-    assert table[ord("7")] == contract.CHAR_WORD | contract.CHAR_DIGIT
-    assert table[ord("_")] == contract.CHAR_WORD
-    assert table[0x0301] == contract.CHAR_WORD  # combining acute: a mark
-    for joiner in contract.TOKEN_JOINERS:
-        assert table[ord(joiner)] == contract.CHAR_JOINER
-    assert table[ord(" ")] == table[0xD800] == table[0x1F600] == 0
+    word, digit, joiner, folded = contract.CHAR_WORD, contract.CHAR_DIGIT, contract.CHAR_JOINER, contract.CHAR_FOLDED
+    assert table[ord("a")] == word | folded
+    assert table[ord("A")] == word  # "A".casefold() == "a"
+    assert table[ord("7")] == word | digit | folded
+    assert table[ord("_")] == word | folded
+    assert table[0x0301] == word | folded  # combining acute: a mark
+    assert table[ord("ß")] == word  # folds to "ss"
+    for c in contract.TOKEN_JOINERS:
+        assert table[ord(c)] == joiner | folded
+    assert table[ord(" ")] == table[0xD800] == table[0x1F600] == folded
     # The table is derived from the reference's own predicates, code point by code point.
     for cp in range(0, 0x110000, 97):
         c = chr(cp)
-        assert bool(table[cp] & contract.CHAR_WORD) == contract.is_word_char(c)
-        assert bool(table[cp] & contract.CHAR_DIGIT) == c.isdigit()
+        assert bool(table[cp] & word) == contract.is_word_char(c)
+        assert bool(table[cp] & digit) == c.isdigit()
+        assert bool(table[cp] & folded) == (c.casefold() == c)
 
 
 def test_lesson_amdahl_arithmetic() -> None:
@@ -129,6 +133,36 @@ _WORDY = st.sampled_from(list("aZ9_'-\u2019\u2010\u200c\u200d ²ﬁＡßİΣ\u03
 @given(st.lists(st.text(alphabet=_ANY_CODE_POINT | _WORDY, max_size=60), max_size=8))
 def test_arbitrary_code_points(route: ModuleType, texts: list[str]) -> None:
     assert_same(route, texts)
+
+
+_ANYTHING = (
+    st.text(max_size=20)
+    | st.binary(max_size=5)
+    | st.integers()
+    | st.none()
+    | st.floats()
+    | st.lists(st.text(max_size=3), max_size=2)
+    | st.tuples(st.text(max_size=3))
+)
+
+
+def _outcome(fn: object, arg: object) -> object:
+    try:
+        return fn(arg)  # type: ignore[operator]
+    except Exception as exc:
+        return type(exc)
+
+
+@given(st.lists(_ANYTHING, max_size=6) | _ANYTHING)
+def test_anything_as_the_batch(route: ModuleType, batch: object) -> None:
+    # Whatever the argument, the route answers as the reference does: the same tokens, or an
+    # exception of the same class (TypeError for a non-list or a non-str element).
+    want = _outcome(reference.tokenize_batch, batch)
+    got = _outcome(route.tokenize_batch, batch)
+    if isinstance(want, type):
+        assert got is want
+    else:
+        assert not compare_results("tokenize_batch", got, want, (batch,))
 
 
 def test_a_large_mixed_batch(route: ModuleType) -> None:

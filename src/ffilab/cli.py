@@ -167,6 +167,7 @@ def bench_command(
     min_time: Annotated[float, typer.Option(help="Minimum seconds per value (pyperf loop calibration).")] = 0.05,
     sweep: Annotated[bool, typer.Option(help="Run the scaling sweep over n.")] = True,
     nearest: Annotated[bool, typer.Option(help="Benchmark ffilab.nearest against NumPy, scipy's cKDTree and scikit-learn's BallTree.")] = True,
+    tokenize: Annotated[bool, typer.Option(help="Benchmark every route's tokenizer against PyICU, regex, HF tokenizers and blingfire on the corpus.")] = True,
     startup: Annotated[bool, typer.Option(help="Measure binary sizes, import times and JIT first-call costs.")] = True,
     out: Annotated[str, typer.Option("--out", "-o", help="Where to save the results (JSON; a .pyperf.json file is written beside it).")] = "ffilab-bench.json",
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON instead of tables.")] = False,
@@ -179,7 +180,8 @@ def bench_command(
     if timer not in ("cpu", "wall"):
         raise typer.BadParameter("--timer must be cpu or wall")
     config = bench.Config(route, kernel, full=full, timer=timer, processes=processes, values=values,
-                          min_time=min_time, sweep=sweep, startup=startup, nearest=nearest)
+                          min_time=min_time, sweep=sweep, startup=startup, nearest=nearest,
+                          tokenize=tokenize)
     out_path = Path(out)
     pyperf_path = out_path.with_suffix(".pyperf.json")
     with Progress(console=Console(stderr=True), transient=True) as progress:
@@ -261,6 +263,10 @@ def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
         from ffilab.bench import nearest as nearest_bench
 
         nearest_bench.print_rows(results["nearest"], console)
+    if results.get("tokenize"):
+        from ffilab.bench import tokenize as tokenize_bench
+
+        tokenize_bench.print_rows(results["tokenize"], console)
     first = results.get("first_call") or []
     if first:
         # A JIT route compiles each kernel at its first call: shown apart, never inside a timing.
@@ -306,6 +312,27 @@ def nearest_command(
         raise typer.Exit(2) from None
 
 
+@app.command("corpus")
+def corpus_command(
+    records: Annotated[int, typer.Option("--records", "-n", help="How many records (1M ... 100M: memory stays flat).")] = 1_000_000,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where the corpus goes: .parquet, .jsonl or .txt.")] = Path("corpus.parquet"),
+    seed: Annotated[int, typer.Option(help="Seed: the same seed writes the same records.")] = 0,
+    mix: Annotated[str, typer.Option(help="mixed, bible, multilingual, zipf, stress, or weights like bible=1,zipf=2.")] = "mixed",
+    fmt: Annotated[Optional[str], typer.Option("--format", help="parquet, jsonl or txt (default: from the --out suffix).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Records per batch (a Parquet row group).")] = 65536,
+) -> None:
+    """Write a real multilingual text corpus of any size, seeded and streamed (input of `ffilab tokenize`)."""
+    from ffilab.text import corpus
+
+    try:
+        corpus.run(records, out, seed, mix, fmt, batch_size, console)
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except (ImportError, OSError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
 @app.command("report")
 def report_command(
     results: Annotated[str, typer.Argument(help="A results file written by `ffilab bench`.")],
@@ -317,6 +344,31 @@ def report_command(
     paths = write_report(results, out)
     for kind, path in paths.items():
         console.print(f"{kind}: {path}")
+
+
+@app.command("tokenize")
+def tokenize_command(
+    input: Annotated[Path, typer.Argument(help="Records to tokenize: .txt (one per line), .jsonl (field text, optional id) or .parquet (column text, optional id).", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The Parquet file to write: columns id (int64) and tokens (list<string>), in input order.")] = None,
+    route: Annotated[Optional[str], typer.Option("--route", "-r", help="The route whose tokenize_batch runs (default: the fastest native one available; with --profile, 'all' profiles every route).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Records per call of tokenize_batch.")] = 10_000,
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes (local; default 1: this process) or LocalCluster workers (dask); with --profile, the largest worker count measured (default: every CPU).")] = None,
+    engine: Annotated[str, typer.Option(help="local, or dask: partitions read and tokenized by tasks on a Dask cluster.")] = "local",
+    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address of a running cluster (default: start a LocalCluster).")] = None,
+    profile: Annotated[bool, typer.Option("--profile", help="Time read / tokenize / write for the reference and the route; Amdahl's prediction vs the measured speedup; a 100M-record projection.")] = False,
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N records (e.g. to --profile a sample of a large corpus).")] = None,
+) -> None:
+    """Tokenize a corpus into Parquet, streaming, with worker processes or on Dask; --profile times it."""
+    from ffilab.text import pipeline
+
+    opts = pipeline.TokenizeOptions(input, out, route, batch_size, workers, engine, scheduler, profile, limit)
+    try:
+        pipeline.run_cli(opts, console)
+    except pipeline.UsageError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except (ValueError, TypeError, OSError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command("compare")

@@ -59,6 +59,7 @@ import numpy as np
 
 __all__ = [
     "CHAR_DIGIT",
+    "CHAR_FOLDED",
     "CHAR_JOINER",
     "CHAR_WORD",
     "EARTH_RADIUS_KM",
@@ -283,6 +284,7 @@ _WORD_CATEGORIES = frozenset({"Mn", "Mc", "Me", "Pc"})
 CHAR_WORD = 1
 CHAR_DIGIT = 2
 CHAR_JOINER = 4
+CHAR_FOLDED = 8
 
 
 def is_word_char(c: str) -> bool:
@@ -298,15 +300,18 @@ def char_classes() -> bytes:
     """Return the tokenizer's class of every code point, one byte each (``0x110000`` bytes).
 
     Byte ``cp`` holds :data:`CHAR_WORD` if ``chr(cp)`` is a word character (:func:`is_word_char`),
-    :data:`CHAR_DIGIT` if ``chr(cp).isdigit()`` and :data:`CHAR_JOINER` if it is in
-    :data:`TOKEN_JOINERS`.  Native routes look characters up here instead of carrying a Unicode
+    :data:`CHAR_DIGIT` if ``chr(cp).isdigit()``, :data:`CHAR_JOINER` if it is in
+    :data:`TOKEN_JOINERS` and :data:`CHAR_FOLDED` if ``chr(cp).casefold() == chr(cp)``.  Case
+    folding maps each character on its own (no context), so a str whose characters all have
+    :data:`CHAR_FOLDED` is its own case folding and a route may skip ``str.casefold`` for it.  Native routes look characters up here instead of carrying a Unicode
     database of their own, so every route follows the running interpreter's Unicode version.
     Computed once per process (about 0.4 s).
     """
     table = bytearray(0x110000)
     for cp in range(0x110000):
         c = chr(cp)
-        table[cp] = (CHAR_WORD if is_word_char(c) else 0) | (CHAR_DIGIT if c.isdigit() else 0)
+        table[cp] = ((CHAR_WORD if is_word_char(c) else 0) | (CHAR_DIGIT if c.isdigit() else 0)
+                     | (CHAR_FOLDED if c.casefold() == c else 0))
     for c in TOKEN_JOINERS:
         table[ord(c)] |= CHAR_JOINER
     return bytes(table)

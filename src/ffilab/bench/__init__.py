@@ -71,6 +71,7 @@ class Config:
     sweep: bool = True
     startup: bool = True
     nearest: bool = True
+    tokenize: bool = True
     #: Fresh processes per kernel and cache state for a JIT route's first-call cost
     #: (None: one in the quick run, three with ``full``).
     jit_repeats: int | None = None
@@ -442,6 +443,15 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
         progress("nearest places (ffilab.nearest)")
         nearest = nearest_bench.run(nearest_bench.Config(big_n=10_000_000 if config.full else 1_000_000), progress=progress)
 
+    tokenize: dict[str, Any] = {}
+    if config.tokenize and (not config.kernels or "tokenize_batch" in config.kernels):
+        from ffilab.bench import tokenize as tokenize_bench
+
+        # The tokenizer of every route against the field's tools on the same corpus sample.
+        progress("tokenizer (tokenize_batch and its peers)")
+        tokenize = tokenize_bench.run(tokenize_bench.Config(records=100_000 if config.full else 20_000,
+                                                            routes=tuple(names)), progress=progress)
+
     return {
         "format": FORMAT,
         "metadata": metadata(config),
@@ -453,4 +463,5 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
         "build": build,
         "first_call": first_call,
         "nearest": nearest,
+        "tokenize": tokenize,
     }

@@ -50,6 +50,7 @@ OVERHEAD_CALLS: list[tuple[str, str, Callable[[], tuple[Any, ...]], str]] = [
     ("scalar float", "circle_area", lambda: (1.5,), "1.5"),
     ("1-element array", "fast_sum", lambda: (np.ones(1),), "np.ones(1)"),
     ("array result", "scale_and_shift", lambda: (np.ones(1), 2.0, 1.0), "np.ones(1), 2.0, 1.0"),
+    ("1-text batch", "tokenize_batch", lambda: (["Hello"],), "['Hello']"),
 ]
 
 
@@ -80,6 +81,7 @@ def throughput_workloads(full: bool = False) -> list[Workload]:
     n_geo = 100_000  # the lesson's size; cheap enough for the quick run
     sos = (100_000_000, 50_000_000) if full else (5_000_000,)
     primes_n = 10_000 if full else 3_000
+    n_texts = 10_000  # one batch, the pipeline's default batch size
     out = [Workload("sum_of_squares", f"n={n:,}", n, lambda n=n: (n,)) for n in sos]
     out += [
         Workload("primes", f"below {primes_n:,}", primes_n, lambda: (primes_n,)),
@@ -90,8 +92,19 @@ def throughput_workloads(full: bool = False) -> list[Workload]:
         Workload("compute_distances", f"n={n_arr // 10:,}", n_arr // 10, lambda: (_vec(n_arr // 5, 3).reshape(-1, 2),)),
         Workload("haversine_many", f"n={n_geo:,}", n_geo, lambda: (*NYC, *_geo(n_geo))),
         Workload("find_nearest_k", f"n={n_geo:,}, k=5", n_geo, lambda: (*NYC, *_geo(n_geo), 5)),
+        Workload("tokenize_batch", f"{n_texts:,} mixed-corpus records", n_texts, lambda: (_corpus(n_texts),)),
     ]
     return out
+
+
+def _corpus(records: int) -> list[str]:
+    """The first ``records`` texts of the mixed corpus, seed 0 (``ffilab.text.corpus``)."""
+    from ffilab.text import corpus
+
+    texts: list[str] = []
+    for batch in corpus.iter_batches(records, 0, "mixed"):
+        texts += batch.column("text").to_pylist()
+    return texts
 
 
 def sweep_sizes(full: bool = False) -> list[int]:

@@ -90,7 +90,7 @@ def query_dask(
             else:
                 # No dashboard: a test or a batch job has no use for it, and port clashes warn.
                 cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                                       processes=processes, dashboard_address=None)
+                                       processes=processes, dashboard_address=":0")
                 own.append(cluster)
                 client = Client(cluster)
             own.insert(0, client)

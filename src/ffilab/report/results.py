@@ -21,7 +21,7 @@ KNOWN_ROUTES = ("python", "numpy", "numba", "ctypes", "cffi_abi", "cffi_api", "c
                 "capi", "pyo3", "mypyc")
 
 #: The overhead call kinds in the order the results format lists them.
-CALL_KINDS = ("scalar int", "scalar float", "1-element array", "array result")
+CALL_KINDS = ("scalar int", "scalar float", "1-element array", "array result", "1-text batch")
 
 #: The route name of the floor rows of the overhead section.
 FLOOR = "(floor)"

@@ -46,4 +46,9 @@ int ffl_acc_add(ffl_accumulator *acc, double value);
 double ffl_acc_mean(const ffl_accumulator *acc);
 int64_t ffl_acc_count(const ffl_accumulator *acc);
 double ffl_acc_total(const ffl_accumulator *acc);
+
+int64_t ffl_tokenize_spans(const void *data, int kind, const int64_t *offsets,
+                           int64_t n_texts, const uint8_t *classes, int64_t max_chars,
+                           int64_t *spans, uint8_t *is_num, int64_t capacity,
+                           int64_t *counts);
 """

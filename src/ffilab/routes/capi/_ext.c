@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "ffilab_core.h"
+#include "ffilab_tokenize_py.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Helpers shared by the kernels: errors, argument parsing and the contract's conversions.      */
@@ -1004,70 +1005,15 @@ static PyTypeObject AccumulatorType = {
 };
 
 /* ------------------------------------------------------------------------------------------ */
-/* tokenize_batch: ASCII fast path in C, exact fallback through Python's own Unicode functions  */
+/* tokenize_batch                                                                               */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Process-wide objects, created on the first call and kept: the class table of
- * ffilab.contract.char_classes() (the interpreter's Unicode database, one byte per code point),
- * unicodedata.normalize, str.casefold as an unbound method descriptor (a str subclass is then
- * folded as its raw data, never through an override), and the "<num>" token. */
-static PyObject *tok_classes, *tok_normalize, *tok_casefold, *tok_nfkc, *tok_num;
-
-static int tok_init(void) {
-    if (tok_num != NULL) return 0;
-    PyObject *contract = PyImport_ImportModule("ffilab.contract");
-    if (contract == NULL) return -1;
-    PyObject *classes = PyObject_CallMethod(contract, "char_classes", NULL);
-    Py_DECREF(contract);
-    if (classes == NULL) return -1;
-    if (!PyBytes_CheckExact(classes) || PyBytes_GET_SIZE(classes) != FFL_CHAR_TABLE_SIZE) {
-        Py_DECREF(classes);
-        PyErr_SetString(PyExc_RuntimeError, "tokenize_batch: ffilab.contract.char_classes() is not "
-                                            "0x110000 bytes");
-        return -1;
-    }
-    PyObject *unicodedata = PyImport_ImportModule("unicodedata");
-    if (unicodedata == NULL) goto fail;
-    tok_normalize = PyObject_GetAttrString(unicodedata, "normalize");
-    Py_DECREF(unicodedata);
-    tok_casefold = PyObject_GetAttrString((PyObject *)&PyUnicode_Type, "casefold");
-    tok_nfkc = PyUnicode_InternFromString("NFKC");
-    PyObject *num = PyUnicode_InternFromString("<num>");
-    if (tok_normalize == NULL || tok_casefold == NULL || tok_nfkc == NULL || num == NULL) {
-        Py_XDECREF(num);
-        goto fail;
-    }
-    tok_classes = classes;
-    tok_num = num; /* last: tok_num != NULL means everything is ready */
-    return 0;
-fail:
-    Py_DECREF(classes);
-    Py_CLEAR(tok_normalize);
-    Py_CLEAR(tok_casefold);
-    Py_CLEAR(tok_nfkc);
-    return -1;
-}
-
-/* One text as the scanner sees it: its str (a new reference), buffer, kind and length. */
-typedef struct {
-    PyObject *str;
-    const void *data;
-    int kind;
-    int ascii; /* the input itself, not normalised: tokens are lowercased when built */
-    Py_ssize_t len;
-} tok_text;
-
-/* A token of an ASCII text: a new compact ASCII str, lowercased (ASCII casefold). */
-static PyObject *ascii_token(const Py_UCS1 *src, Py_ssize_t len) {
-    PyObject *token = PyUnicode_New(len, 127);
-    if (token == NULL) return NULL;
-    Py_UCS1 *dst = PyUnicode_1BYTE_DATA(token);
-    for (Py_ssize_t i = 0; i < len; i++) {
-        Py_UCS1 c = src[i];
-        dst[i] = (c >= 'A' && c <= 'Z') ? (Py_UCS1)(c + ('a' - 'A')) : c;
-    }
-    return token;
-}
+/* The glue over PyObject* is shared with the pybind11 and nanobind routes
+ * (csrc/ffilab_tokenize_py.h): ASCII texts are tokenized in C alone, every other text is
+ * normalised by Python's own unicodedata.normalize("NFKC") and str.casefold first, the C core
+ * scans every text in place with the GIL released (Py_BEGIN/END_ALLOW_THREADS: the NULL
+ * release function), and the tokens are built from the spans.  The three routes differ only in
+ * how the function is bound. */
 
 PyDoc_STRVAR(tokenize_batch_doc,
 "tokenize_batch($module, texts, /)\n"
@@ -1093,113 +1039,7 @@ PyDoc_STRVAR(tokenize_batch_doc,
 "    ``texts`` is not a list, or an element is not a str.\n");
 
 static PyObject *capi_tokenize_batch(PyObject *Py_UNUSED(module), PyObject *arg) {
-    static const char func[] = "tokenize_batch";
-    if (!PyList_Check(arg)) {
-        PyErr_Format(PyExc_TypeError, "%s: texts must be a list of str, got %s", func, type_name(arg));
-        return NULL;
-    }
-    if (tok_init() < 0) return NULL;
-
-    /* Phase 1, GIL held: own a reference to every text first (normalising may run a garbage
-     * collection whose finalizers could change the list), check types, normalise non-ASCII. */
-    Py_ssize_t n = PyList_GET_SIZE(arg), done = 0;
-    tok_text *texts = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(tok_text));
-    int64_t *first = PyMem_Calloc((size_t)n + 1, sizeof(int64_t)); /* first token slot of text k */
-    int64_t *counts = PyMem_Calloc(n > 0 ? (size_t)n : 1, sizeof(int64_t));
-    int64_t *spans = NULL;
-    uint8_t *is_num = NULL;
-    PyObject *result = NULL;
-    if (texts == NULL || first == NULL || counts == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    for (Py_ssize_t k = 0; k < n; k++) {
-        texts[k].str = Py_NewRef(PyList_GET_ITEM(arg, k));
-    }
-    done = n;
-    for (Py_ssize_t k = 0; k < n; k++) {
-        if (!PyUnicode_Check(texts[k].str)) {
-            PyErr_Format(PyExc_TypeError, "%s: texts[%zd] must be str, got %s", func, k,
-                         type_name(texts[k].str));
-            goto done;
-        }
-    }
-    for (Py_ssize_t k = 0; k < n; k++) {
-        tok_text *t = &texts[k];
-        if (PyUnicode_IS_ASCII(t->str)) {
-            t->ascii = 1; /* NFKC leaves ASCII alone and its casefold is its lowercase */
-        } else {
-            PyObject *norm = PyObject_CallFunctionObjArgs(tok_normalize, tok_nfkc, t->str, NULL);
-            if (norm == NULL) goto done;
-            PyObject *folded = PyObject_CallOneArg(tok_casefold, norm);
-            Py_DECREF(norm);
-            if (folded == NULL) goto done;
-            Py_SETREF(t->str, folded);
-        }
-        t->data = PyUnicode_DATA(t->str);
-        t->kind = PyUnicode_KIND(t->str);
-        t->len = PyUnicode_GET_LENGTH(t->str);
-        first[k + 1] = first[k] + FFL_TOKEN_CAPACITY((int64_t)t->len, 1);
-    }
-    if (first[n] > 0) {
-        spans = PyMem_Malloc((size_t)first[n] * 2 * sizeof(int64_t));
-        is_num = PyMem_Malloc((size_t)first[n]);
-        if (spans == NULL || is_num == NULL) {
-            PyErr_NoMemory();
-            goto done;
-        }
-    }
-
-    /* Phase 2, GIL released: scan every text in its own buffer (the strs are immutable and
-     * referenced here, so reading them without the GIL is safe). */
-    const uint8_t *classes = (const uint8_t *)PyBytes_AS_STRING(tok_classes);
-    int64_t status = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t k = 0; k < n && status >= 0; k++) {
-        int64_t offsets[2] = {0, (int64_t)texts[k].len};
-        status = ffl_tokenize_spans(texts[k].data, texts[k].kind, offsets, 1, classes,
-                                    FFL_TOKEN_MAX_CHARS, spans + 2 * first[k], is_num + first[k],
-                                    first[k + 1] - first[k], &counts[k]);
-    }
-    Py_END_ALLOW_THREADS
-    if (status < 0) {
-        raise_status(func, (int)-status);
-        goto done;
-    }
-
-    /* Phase 3, GIL held: the lists; every token is one new str (or the shared "<num>"). */
-    result = PyList_New(n);
-    if (result == NULL) goto done;
-    for (Py_ssize_t k = 0; k < n; k++) {
-        tok_text *t = &texts[k];
-        PyObject *tokens = PyList_New((Py_ssize_t)counts[k]);
-        if (tokens == NULL) goto fail;
-        PyList_SET_ITEM(result, k, tokens);
-        for (int64_t j = 0; j < counts[k]; j++) {
-            int64_t slot = first[k] + j, a = spans[2 * slot], b = spans[2 * slot + 1];
-            PyObject *token;
-            if (is_num[slot])
-                token = Py_NewRef(tok_num);
-            else if (t->ascii)
-                token = ascii_token((const Py_UCS1 *)t->data + a, (Py_ssize_t)(b - a));
-            else
-                token = PyUnicode_Substring(t->str, (Py_ssize_t)a, (Py_ssize_t)b);
-            if (token == NULL) goto fail;
-            PyList_SET_ITEM(tokens, (Py_ssize_t)j, token);
-        }
-    }
-    goto done;
-fail:
-    Py_CLEAR(result);
-done:
-    if (texts != NULL)
-        for (Py_ssize_t k = 0; k < done; k++) Py_XDECREF(texts[k].str);
-    PyMem_Free(texts);
-    PyMem_Free(first);
-    PyMem_Free(counts);
-    PyMem_Free(spans);
-    PyMem_Free(is_num);
-    return result;
+    return ffl_tokpy_tokenize_batch("tokenize_batch", arg, NULL);
 }
 
 /* ------------------------------------------------------------------------------------------ */

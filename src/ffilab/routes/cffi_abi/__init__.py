@@ -33,6 +33,7 @@ __all__ = [
     "scale_and_shift",
     "scale_array",
     "sum_of_squares",
+    "tokenize_batch",
 ]
 
 ffi = FFI()
@@ -59,3 +60,4 @@ Accumulator = _kernels.Accumulator
 haversine_distance = _kernels.haversine_distance
 haversine_many = _kernels.haversine_many
 find_nearest_k = _kernels.find_nearest_k
+tokenize_batch = _kernels.tokenize_batch

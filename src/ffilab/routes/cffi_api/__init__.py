@@ -31,6 +31,7 @@ __all__ = [
     "scale_and_shift",
     "scale_array",
     "sum_of_squares",
+    "tokenize_batch",
 ]
 
 _kernels = make_kernels(ffi, lib, __name__)
@@ -48,3 +49,4 @@ Accumulator = _kernels.Accumulator
 haversine_distance = _kernels.haversine_distance
 haversine_many = _kernels.haversine_many
 find_nearest_k = _kernels.find_nearest_k
+tokenize_batch = _kernels.tokenize_batch

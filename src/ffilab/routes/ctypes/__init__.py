@@ -10,12 +10,14 @@ what a careful ctypes user must write anyway.  ctypes releases the GIL around ev
 from __future__ import annotations
 
 import ctypes
+import functools
 import weakref
-from ctypes import POINTER, byref, c_double, c_int, c_int64, c_uint64, c_void_p
+from ctypes import POINTER, byref, c_char_p, c_double, c_int, c_int64, c_uint64, c_void_p
 
 import numpy as np
 
 from ffilab import contract
+from ffilab.routes import _text_glue
 from ffilab.routes._clib import core_library_path
 from ffilab.routes._cstatus import raise_for_status
 
@@ -33,6 +35,7 @@ __all__ = [
     "scale_and_shift",
     "scale_array",
     "sum_of_squares",
+    "tokenize_batch",
 ]
 
 _lib = ctypes.CDLL(str(core_library_path()))
@@ -68,6 +71,19 @@ _acc_add = _declare("ffl_acc_add", c_int, c_void_p, c_double)
 _acc_mean = _declare("ffl_acc_mean", c_double, c_void_p)
 _acc_count = _declare("ffl_acc_count", c_int64, c_void_p)
 _acc_total = _declare("ffl_acc_total", c_double, c_void_p)
+# c_char_p for the two byte buffers: ctypes passes a bytes object's own memory, without a copy.
+_tokenize_spans = _declare(
+    "ffl_tokenize_spans",
+    c_int64,
+    c_char_p, c_int, c_void_p, c_int64, c_char_p, c_int64, c_void_p, c_void_p, c_int64, c_void_p,
+)
+
+
+@functools.cache
+def _char_classes() -> c_char_p:
+    # Built on first use (the table takes about 0.4 s), then passed as is on every call:
+    # from_param of a c_char_p is the argument itself, and it keeps the 1.1 MB table alive.
+    return c_char_p(contract.char_classes())
 
 
 def sum_of_squares(n: int, /) -> int:
@@ -222,3 +238,19 @@ def find_nearest_k(
     )
     raise_for_status(f, status)
     return idx, dist
+
+
+def tokenize_batch(texts: list[str], /) -> list[list[str]]:
+    """Return the tokens of every text (the contract of ``ffilab.contract``; see the reference).
+
+    Normalisation and the result lists are made in Python (``ffilab.routes._text_glue``); the
+    scan for token boundaries is one call of the C core per batch, without the GIL.
+    """
+    # check_texts returns a plain list of the items: a list subclass is read as its raw data.
+    items = contract.check_texts("tokenize_batch", texts)
+    b = _text_glue.prepare(items)
+    n_tokens = _tokenize_spans(
+        b.data, b.kind, b.offsets.ctypes.data, b.n_texts, _char_classes(), contract.TOKEN_MAX_CHARS,
+        b.spans.ctypes.data, b.is_num.ctypes.data, b.capacity, b.counts.ctypes.data,
+    )
+    return _text_glue.finish("tokenize_batch", b, n_tokens)

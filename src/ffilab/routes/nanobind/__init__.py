@@ -23,6 +23,7 @@ from ffilab.routes.nanobind._ext import (
     scale_and_shift,
     scale_array,
     sum_of_squares,
+    tokenize_batch,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "scale_and_shift",
     "scale_array",
     "sum_of_squares",
+    "tokenize_batch",
 ]

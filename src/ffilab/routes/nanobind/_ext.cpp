@@ -30,6 +30,7 @@
 #include <string>
 
 #include "ffilab_core.h"
+#include "ffilab_tokenize_py.h"
 
 namespace nb = nanobind;
 
@@ -441,6 +442,24 @@ nb::tuple find_nearest_k(nb::handle lat_obj, nb::handle lon_obj, nb::handle lats
     return nb::make_tuple(indices, distances);
 }
 
+// tokenize_batch: the glue is shared with the pybind11 route (csrc/ffilab_tokenize_py.h, plain C
+// over PyObject*): Python's NFKC and casefold for non-ASCII text, the C core's scanner over the
+// strings' own PEP 393 buffers, tokens built straight from the spans.  What is nanobind's here is
+// the argument (a plain handle: nanobind's list<str> caster would copy every str into a
+// std::string) and the GIL release, which runs the scan of every chunk of texts.
+void release_gil_and_run(void (*work)(void *), void *arg) {
+    nb::gil_scoped_release release;
+    work(arg);
+}
+
+nb::list tokenize_batch(nb::handle texts) {
+    PyObject *out = ffl_tokpy_tokenize_batch("tokenize_batch", texts.ptr(), &release_gil_and_run);
+    if (out == nullptr) {
+        throw nb::python_error();  // the TypeError, MemoryError, ... the glue set
+    }
+    return nb::steal<nb::list>(out);
+}
+
 // The Accumulator: a small RAII owner of the core's ffl_accumulator, so the C state lives
 // exactly as long as the Python object (nanobind constructs it in place inside the instance
 // and runs the destructor when the instance dies).  Copying would free the handle twice, so
@@ -761,6 +780,30 @@ ValueError
 OverflowError
     ``lat`` or ``lon`` is an int too large for a float.)doc";
 
+constexpr const char *kTokenizeBatchDoc = R"doc(Return the tokens of every text: NFKC, then case folding, then words, exact on any Unicode.
+
+Per text: ``str.casefold(unicodedata.normalize("NFKC", text))`` (an ASCII text skips both: they
+are the identity and ASCII lowercasing there); tokens are maximal runs of word characters in
+which an apostrophe, hyphen or zero-width (non-)joiner between two word characters joins; a
+token of digits only becomes ``"<num>"``, one longer than ``TOKEN_MAX_CHARS`` (64) code points is
+dropped (see ``ffilab.contract``).  The C core scans the strings' own buffers with the GIL
+released.
+
+Parameters
+----------
+texts : list of str
+    The batch; a subclass of list or str is read as its raw data.
+
+Returns
+-------
+list of list of str
+    One list of tokens per text, in order.
+
+Raises
+------
+TypeError
+    ``texts`` is not a list, or one of its elements is not a str.)doc";
+
 constexpr const char *kAccumulatorDoc = R"doc(Running total and count of the values added to it.
 
 The state lives in the C core's ``ffl_accumulator``, owned by a C++ RAII object that nanobind
@@ -843,6 +886,10 @@ NB_MODULE(_ext, m) {
           nb::sig("def find_nearest_k(lat: " FFL_REAL ", lon: " FFL_REAL ", lats: " FFL_F64 ", lons: " FFL_F64
                   ", k: typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int64], " FFL_F64 "]"),
           kFindNearestKDoc);
+    // An unnamed argument is positional-only; .none() lets None reach the check, which names
+    // the argument as the reference does (a batch kernel does not feel the general dispatcher).
+    m.def("tokenize_batch", &tokenize_batch, nb::arg().none(),
+          nb::sig("def tokenize_batch(texts: list[str], /) -> list[list[str]]"), kTokenizeBatchDoc);
 
     nb::class_<Accumulator>(m, "Accumulator", kAccumulatorDoc)
         // A custom __init__ rather than nb::init<double>: the argument goes through as_real, so a

@@ -62,12 +62,24 @@ Accumulator: a Python class over a jitted helper, not a ``jitclass``
     read-only), it cannot define ``__repr__`` and it cannot be cached on disk, so it would be
     compiled (about 0.4 s) in every process.
 
+Tokenizer: Python's Unicode work, then two jitted passes
+    ``tokenize_batch`` normalises each text with Python's own ``unicodedata.normalize`` and
+    ``str.casefold`` (the contract's truth; an ASCII batch is lowered in one call), joins the
+    texts and hands their code points to ``tokenize_spans``, the C core's scanner line for line,
+    and ``render_tokens``, which writes a string where ``str.split`` finds exactly the tokens.
+    Numba has no Unicode database of its own to trust and cannot build Python strings without
+    the GIL, so the lists are cut by ``str.split`` in C rather than by per-token slicing.
+
 Results are the reference's types: Python ints and floats, ``list[int]`` for ``primes`` (an int64
 array built by the kernel, converted once), and new arrays allocated by Numba's runtime (NRT) and
 handed to NumPy without a copy.
 """
 
 from __future__ import annotations
+
+import functools
+import sys
+import unicodedata
 
 import numpy as np
 
@@ -83,9 +95,11 @@ from ffilab.routes.numba._kernels import find_nearest_k as _find_nearest_k
 from ffilab.routes.numba._kernels import haversine as _haversine
 from ffilab.routes.numba._kernels import haversine_many as _haversine_many
 from ffilab.routes.numba._kernels import primes as _primes
+from ffilab.routes.numba._kernels import render_tokens as _render_tokens
 from ffilab.routes.numba._kernels import scale_and_shift as _scale_and_shift
 from ffilab.routes.numba._kernels import scale_array as _scale_array
 from ffilab.routes.numba._kernels import sum_of_squares as _sum_of_squares
+from ffilab.routes.numba._kernels import tokenize_spans as _tokenize_spans
 
 __all__ = [
     "Accumulator",
@@ -101,6 +115,7 @@ __all__ = [
     "scale_and_shift",
     "scale_array",
     "sum_of_squares",
+    "tokenize_batch",
 ]
 
 
@@ -257,3 +272,87 @@ def find_nearest_k(
     lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
     kk = contract.check_k(f, k, lats.shape[0])
     return _find_nearest_k(lat0, lon0, np.asarray(lats), np.asarray(lons), kk)  # type: ignore[no-any-return]
+
+
+# Code points of the string render_tokens writes: _SEP ends a text (and joins the texts in the
+# scanned data), _NUM_MARK stands for a numeric token; both are of class 0 (never in a token)
+# and not whitespace, so str.split() keeps them apart from the tokens.
+_SEP = "\x00"
+_NUM_MARK = "\x01"
+# Code points as native uint32, the layout Numba reads.
+_UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
+
+
+@functools.cache
+def _classes() -> np.ndarray:
+    # The contract's table as a read-only uint8 array, built on first use (about 0.4 s), not at
+    # import: importing the route must stay cheap (see the module docstring).
+    return np.frombuffer(contract.char_classes(), dtype=np.uint8)
+
+
+def _code_points(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    # Python's Unicode work per text; returns the code points of the texts joined by _SEP and
+    # their offsets (text k and its separator are data[offsets[k]:offsets[k + 1]]).  ASCII is
+    # its own NFKC form and casefold() is lower() there, and lower() keeps every length, so an
+    # ASCII batch is lowered in one call.  Unbound str methods: a str subclass is read as its
+    # raw data, as native routes read it.
+    joined = _SEP.join(texts)
+    if joined.isascii():
+        joined = joined.lower()
+        lengths = np.fromiter(map(str.__len__, texts), dtype=np.int64, count=len(texts))
+    else:
+        norm = [
+            str.lower(t) if str.isascii(t) else str.casefold(unicodedata.normalize("NFKC", t))
+            for t in texts
+        ]
+        joined = _SEP.join(norm)
+        lengths = np.fromiter(map(len, norm), dtype=np.int64, count=len(norm))
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(lengths + 1, out=offsets[1:])
+    offsets[-1] = len(joined)  # the last text has no separator after it
+    # surrogatepass: a lone surrogate is a code point of the str like any other (class 0).
+    return np.frombuffer(joined.encode(_UTF32, "surrogatepass"), dtype=np.uint32), offsets
+
+
+def _split(rendered: np.ndarray, has_num: bool) -> list[list[str]]:
+    # The token lists from render_tokens' string, built by str.split in C.  (A helper of its
+    # own: bench._jit.called_dispatchers looks every name of the kernel's code up on the
+    # modules it uses, and np.str warns.)
+    out = rendered.tobytes().decode(_UTF32)  # no surrogate is left: none is a token character
+    if has_num:
+        out = out.replace(_NUM_MARK, contract.NUM_TOKEN)
+    return list(map(str.split, out.split(_SEP)))
+
+
+def tokenize_batch(texts: list[str], /) -> list[list[str]]:
+    """Return the tokens of every text (contract in ``ffilab.contract``).
+
+    Parameters
+    ----------
+    texts : list of str
+        The batch: normalised in Python, scanned by ``tokenize_spans`` without the GIL.
+
+    Returns
+    -------
+    list of list of str
+        One list of tokens per text, in order.
+
+    Raises
+    ------
+    TypeError
+        ``texts`` is not a list, or one of its elements is not a str.
+    """
+    texts = contract.check_texts("tokenize_batch", texts)  # a plain list of the raw items
+    if not texts:
+        return []
+    data, offsets = _code_points(texts)
+    capacity = (data.shape[0] + len(texts)) // 2 + 1  # the C core's FFL_TOKEN_CAPACITY
+    spans = np.empty(2 * capacity, dtype=np.int64)
+    is_num = np.empty(capacity, dtype=np.uint8)
+    counts = np.empty(len(texts), dtype=np.int64)
+    found = _tokenize_spans(data, offsets, _classes(), contract.TOKEN_MAX_CHARS, spans, is_num, counts)
+    if found < 0:  # cannot happen: the capacity is the C core's proven bound
+        raise RuntimeError("tokenize_batch: token capacity exceeded")
+    rendered = np.empty_like(data)
+    _render_tokens(data, offsets, spans, is_num, found, rendered)
+    return _split(rendered, bool(is_num[:found].any()))

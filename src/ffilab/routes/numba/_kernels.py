@@ -44,9 +44,11 @@ __all__ = [
     "haversine",
     "haversine_many",
     "primes",
+    "render_tokens",
     "scale_and_shift",
     "scale_array",
     "sum_of_squares",
+    "tokenize_spans",
 ]
 
 #: The options of every kernel.  No ``fastmath``: see the module docstring.
@@ -291,6 +293,94 @@ def find_nearest_k(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray, k
     for i in range(k):
         dist[i] = d[heap[i]]
     return heap, dist
+
+
+# Bits of ffilab.contract.char_classes(), kept literal like _R (ints are frozen into the code).
+_CHAR_WORD = 1
+_CHAR_DIGIT = 2
+_CHAR_JOINER = 4
+_SPACE = 0x20  # render_tokens: every character outside a kept token
+_NUM_MARK = 0x01  # render_tokens: a numeric token (replaced by "<num>" in Python)
+_SEP = 0x00  # render_tokens: the end of a text
+
+
+@_jit
+def tokenize_spans(data: np.ndarray, offsets: np.ndarray, classes: np.ndarray, max_chars: int,
+                   spans: np.ndarray, is_num: np.ndarray, counts: np.ndarray) -> int:
+    """The C core's ``ffl_tokenize_spans`` over code points already normalised and case-folded.
+
+    ``data`` holds the uint32 code points of the texts, text ``k`` being
+    ``data[offsets[k]:offsets[k + 1]]``; ``classes`` is ``ffilab.contract.char_classes()`` as a
+    uint8 array (a code point beyond it is no word character).  Token ``t`` is written as
+    ``spans[2t], spans[2t + 1]`` (start, end) and ``is_num[t]`` (all digits); ``counts[k]`` is
+    the number of tokens of text ``k``; tokens longer than ``max_chars`` are skipped.  Returns the
+    number of tokens, or -1 if ``is_num`` is too short (the wrapper allocates the C core's
+    ``FFL_TOKEN_CAPACITY``, always enough: a token and the character after it take two places).
+    """
+    n_classes = classes.shape[0]
+    capacity = is_num.shape[0]
+    t = 0
+    for k in range(offsets.shape[0] - 1):
+        i = offsets[k]
+        end = offsets[k + 1]
+        before = t
+        while i < end:
+            cp = data[i]
+            if cp >= n_classes or not (classes[cp] & _CHAR_WORD):
+                i += 1
+                continue
+            start = i
+            digits = True
+            while True:
+                while i < end:
+                    cp = data[i]
+                    c = classes[cp] if cp < n_classes else 0
+                    if not (c & _CHAR_WORD):
+                        break
+                    digits = digits and (c & _CHAR_DIGIT) != 0
+                    i += 1
+                # A joiner joins only when a word character follows it ("don't", not "don'").
+                if i + 1 < end:
+                    cp = data[i]
+                    nxt = data[i + 1]
+                    if (cp < n_classes and (classes[cp] & _CHAR_JOINER)
+                            and nxt < n_classes and (classes[nxt] & _CHAR_WORD)):
+                        digits = False
+                        i += 1
+                        continue
+                break
+            if i - start > max_chars:
+                continue
+            if t >= capacity:
+                return -1
+            spans[2 * t] = start
+            spans[2 * t + 1] = i
+            is_num[t] = 1 if digits else 0
+            t += 1
+        counts[k] = t - before
+    return t
+
+
+@_jit
+def render_tokens(data: np.ndarray, offsets: np.ndarray, spans: np.ndarray, is_num: np.ndarray,
+                  n_tokens: int, out: np.ndarray) -> None:
+    """Write into ``out`` (as long as ``data``) the string ``str.split`` cuts the tokens from.
+
+    Every character of a token of ``spans`` is copied; a numeric token becomes one
+    ``_NUM_MARK``; every other character is a space, except the last of each text but the last
+    (the separator the wrapper put there), which becomes ``_SEP``.
+    """
+    for i in range(out.shape[0]):
+        out[i] = _SPACE
+    for t in range(n_tokens):
+        start = spans[2 * t]
+        if is_num[t]:
+            out[start] = _NUM_MARK
+        else:
+            for i in range(start, spans[2 * t + 1]):
+                out[i] = data[i]
+    for k in range(1, offsets.shape[0] - 1):
+        out[offsets[k] - 1] = _SEP
 
 
 def dispatchers() -> dict[str, Any]:

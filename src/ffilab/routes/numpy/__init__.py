@@ -8,7 +8,10 @@ legitimate part of this route and stays within the documented error bounds:
 * ``sum_of_squares`` cannot use a 128-bit accumulator, so it sums exact 32-bit halves of ``i*i``
   per block (see :func:`sum_of_squares`) — the same loop over ``i``, exact for every accepted n;
 * ``primes`` runs the same trial divisions, all candidates still undecided at once;
-* ``find_nearest_k`` ranks with ``argpartition`` instead of a full sort.
+* ``find_nearest_k`` ranks with ``argpartition`` instead of a full sort;
+* ``tokenize_batch`` scans the whole batch as one array of code points (boundaries by array
+  comparisons) and lets ``str.split`` cut the tokens out of a rendered string, so no Python
+  code runs per character or per token (see :func:`tokenize_batch`).
 
 The reference never warns, and overflow to inf or NaN results are part of the contract, so the
 kernels compute under ``np.errstate(all="ignore")``.
@@ -16,7 +19,10 @@ kernels compute under ``np.errstate(all="ignore")``.
 
 from __future__ import annotations
 
+import functools
 import math
+import sys
+import unicodedata
 
 import numpy as np
 
@@ -36,6 +42,7 @@ __all__ = [
     "scale_and_shift",
     "scale_array",
     "sum_of_squares",
+    "tokenize_batch",
 ]
 
 # Elements per block in sum_of_squares: bounds the temporary arrays to 8 MiB each.
@@ -233,3 +240,129 @@ def find_nearest_k(
     # lexsort keys: last is primary.  NaN distances sort after numbers in lexsort too.
     order = candidates[np.lexsort((candidates, d[candidates]))][:kk]
     return order.astype(np.int64, copy=False), d[order]
+
+
+# --- tokenize_batch ----------------------------------------------------------------------------
+
+# Code points of the rendered string (see tokenize_batch).  None of them is a token character
+# (class 0) and only the space is whitespace for str.split().
+_SEP = 0x00  # between two texts
+_NUM_MARK = 0x01  # stands for a numeric token until replaced by NUM_TOKEN
+_SPACE = 0x20  # every other character that is not part of a kept token
+# Code points as native uint32 (the rendered array is native, whatever its source's order).
+_UTF32 = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
+
+
+@functools.cache
+def _classes() -> np.ndarray:
+    # The contract's table as an array (computed on first use, not at import: about 0.4 s).
+    return np.frombuffer(contract.char_classes(), dtype=np.uint8)
+
+
+def _normalised(texts: list[str]) -> tuple[str, list[int]]:
+    # Python's Unicode work, the truth of the contract, per text; returns the texts joined with
+    # _SEP, framed by one _SEP on each side, and their lengths after normalisation.  ASCII is
+    # its own NFKC form and casefold() is lower() there, so a batch of ASCII is lowered in one
+    # call (lower() maps no ASCII character to another length).  Unbound str methods: a str
+    # subclass is read as its raw data.
+    sep = chr(_SEP)
+    joined = sep.join(["", *texts, ""])
+    if joined.isascii():
+        return joined.lower(), list(map(str.__len__, texts))
+    norm = [
+        str.lower(t) if str.isascii(t) else str.casefold(unicodedata.normalize("NFKC", t))
+        for t in texts
+    ]
+    return sep.join(["", *norm, ""]), list(map(len, norm))
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    # Every index of the half-open ranges [starts[i], ends[i]), concatenated (ranges non-empty).
+    lengths = ends - starts
+    stop = np.cumsum(lengths)
+    index: np.ndarray = np.arange(int(stop[-1]), dtype=np.int64) + np.repeat(starts - (stop - lengths), lengths)
+    return index
+
+
+def _numeric(cls: np.ndarray, starts: np.ndarray, ends: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    # Which tokens are all digits (a joined token never is: joiners are not digits).  Only kept
+    # tokens that start with a digit can be, usually few, so only their characters are read:
+    # the minimum of the digit bit over each token's range, all ranges at once.
+    numeric = np.zeros(starts.shape[0], dtype=np.bool_)
+    candidates = np.flatnonzero(keep & ((cls[starts] & contract.CHAR_DIGIT) != 0))
+    if candidates.size:
+        s, e = starts[candidates], ends[candidates]
+        first = np.cumsum(e - s) - (e - s)  # where each range begins in the concatenation
+        all_digits = np.minimum.reduceat(cls[_ranges(s, e)] & contract.CHAR_DIGIT, first)
+        numeric[candidates[all_digits != 0]] = True
+    return numeric
+
+
+def tokenize_batch(texts: list[str], /) -> list[list[str]]:
+    """Return the tokens of every text (contract in ``ffilab.contract``).
+
+    Normalisation (NFKC, casefold) is Python's, per text.  The scan is whole-array: the batch
+    becomes one array of code points (texts separated by a character of class 0), the class
+    table gives the word and joiner masks, a joiner with word characters on both sides becomes
+    a word character, and the edges of the resulting mask are the token boundaries.  Instead
+    of slicing every token out in Python, the route renders a string in which every character
+    outside a kept token is a space, a numeric token is a marker later replaced by ``"<num>"``
+    and texts are separated by NUL; ``str.split`` then builds the token lists in C.
+
+    Parameters
+    ----------
+    texts : list of str
+        The batch.
+
+    Returns
+    -------
+    list of list of str
+        One list of tokens per text, in order.
+
+    Raises
+    ------
+    TypeError
+        ``texts`` is not a list, or one of its elements is not a str.
+    """
+    texts = contract.check_texts("tokenize_batch", texts)  # a plain list of the raw items
+    if not texts:
+        return []
+    joined, lengths = _normalised(texts)
+    if joined.isascii():
+        cp = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    else:
+        # surrogatepass: a lone surrogate is a str's code point like any other (class 0).
+        cp = np.frombuffer(joined.encode(_UTF32, "surrogatepass"), dtype=np.uint32)
+    cls = _classes()[cp]
+    word = (cls & contract.CHAR_WORD) != 0
+    # A joiner joins when word characters stand on both sides; joiners are never word
+    # characters, so this one pass over the original mask is the reference's rule exactly.
+    token = word.copy()
+    token[1:-1] |= ((cls[1:-1] & contract.CHAR_JOINER) != 0) & word[:-2] & word[2:]
+    # The frame of _SEP makes the first and last characters non-token: edges alternate
+    # start, end, start, end ...
+    edges = np.flatnonzero(token[1:] != token[:-1]) + 1
+    if edges.size == 0:
+        return [[] for _ in texts]
+    starts = edges[0::2]
+    ends = edges[1::2]
+    keep = ends - starts <= contract.TOKEN_MAX_CHARS
+    numeric = _numeric(cls, starts, ends, keep)
+    rendered = np.where(token, cp, cp.dtype.type(_SPACE))
+    blank = ~keep | numeric
+    if blank.any():
+        rendered[_ranges(starts[blank], ends[blank])] = _SPACE
+    has_num = bool(numeric.any())
+    if has_num:
+        rendered[starts[numeric]] = _NUM_MARK
+    separators = np.zeros(len(lengths) + 1, dtype=np.int64)  # text k ends at separator k + 1
+    np.cumsum(np.array(lengths, dtype=np.int64) + 1, out=separators[1:])
+    rendered[separators] = _SEP
+    if rendered.dtype == np.uint8:
+        out = rendered.tobytes().decode("latin-1")
+    else:
+        out = rendered.tobytes().decode(_UTF32)  # no surrogates left: none is a token char
+    if has_num:
+        out = out.replace(chr(_NUM_MARK), contract.NUM_TOKEN)
+    parts = out.split(chr(_SEP))
+    return list(map(str.split, parts[1:-1]))

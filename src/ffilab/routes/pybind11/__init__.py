@@ -21,6 +21,7 @@ from ffilab.routes.pybind11._ext import (
     scale_and_shift,
     scale_array,
     sum_of_squares,
+    tokenize_batch,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "scale_and_shift",
     "scale_array",
     "sum_of_squares",
+    "tokenize_batch",
 ]

@@ -26,6 +26,7 @@
 #include <string>
 
 #include "ffilab_core.h"
+#include "ffilab_tokenize_py.h"
 
 namespace py = pybind11;
 
@@ -415,6 +416,24 @@ py::tuple find_nearest_k(py::handle lat_obj, py::handle lon_obj, py::handle lats
     return py::make_tuple(idx, dist);
 }
 
+// tokenize_batch: the glue is shared with the nanobind route (csrc/ffilab_tokenize_py.h, plain C
+// over PyObject*): Python's NFKC and casefold for non-ASCII text, the C core's scanner over the
+// strings' own PEP 393 buffers, tokens built straight from the spans.  What is pybind11's here is
+// the argument (a plain handle: pybind11's list<str> caster would copy every str into a
+// std::string) and the GIL release, which runs the scan of every chunk of texts.
+void release_gil_and_run(void (*work)(void *), void *arg) {
+    py::gil_scoped_release release;
+    work(arg);
+}
+
+py::list tokenize_batch(py::handle texts) {
+    PyObject *out = ffl_tokpy_tokenize_batch("tokenize_batch", texts.ptr(), &release_gil_and_run);
+    if (out == nullptr) {
+        throw py::error_already_set();  // the TypeError, MemoryError, ... the glue set
+    }
+    return py::reinterpret_steal<py::list>(out);
+}
+
 // The Accumulator: a small RAII owner of the core's ffl_accumulator, so the C state lives
 // exactly as long as the Python object (pybind11 holds it in a std::unique_ptr).  Copying would
 // free the handle twice, so copies and moves are forbidden.
@@ -779,6 +798,34 @@ OverflowError
     ``lat`` or ``lon`` is an int too large for a float.
 )doc";
 
+constexpr const char *kTokenizeBatchDoc = R"doc(tokenize_batch(texts, /)
+--
+
+Return the tokens of every text: NFKC, then case folding, then words, exact on any Unicode.
+
+Per text: ``str.casefold(unicodedata.normalize("NFKC", text))`` (an ASCII text skips both: they
+are the identity and ASCII lowercasing there); tokens are maximal runs of word characters in
+which an apostrophe, hyphen or zero-width (non-)joiner between two word characters joins; a
+token of digits only becomes ``"<num>"``, one longer than ``TOKEN_MAX_CHARS`` (64) code points is
+dropped (see ``ffilab.contract``).  The C core scans the strings' own buffers with the GIL
+released.
+
+Parameters
+----------
+texts : list of str
+    The batch; a subclass of list or str is read as its raw data.
+
+Returns
+-------
+list of list of str
+    One list of tokens per text, in order.
+
+Raises
+------
+TypeError
+    ``texts`` is not a list, or one of its elements is not a str.
+)doc";
+
 constexpr const char *kAccumulatorDoc = R"doc(Running total and count of the values added to it.
 
 The state lives in the C core's ``ffl_accumulator``, owned by a C++ RAII object and freed when
@@ -859,6 +906,7 @@ PYBIND11_MODULE(_ext, m) {
           py::arg("lons"));
     m.def("find_nearest_k", &find_nearest_k, kFindNearestKDoc, py::arg("lat"), py::arg("lon"), py::arg("lats"),
           py::arg("lons"), py::arg("k"));
+    m.def("tokenize_batch", &tokenize_batch, kTokenizeBatchDoc, py::arg("texts"), py::pos_only());
 
     py::class_<Accumulator>(m, "Accumulator", kAccumulatorDoc)
         // A factory rather than py::init<double>: the argument goes through as_real, so a bad
