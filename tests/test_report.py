@@ -278,3 +278,32 @@ def test_fmt_time(seconds: float | None, text: str) -> None:
 
 def test_fmt_speedup() -> None:
     assert fmt_speedup(12.34) == "12.3x" and fmt_speedup(0.456) == "0.46x" and fmt_speedup(None) == "—"
+
+
+def test_feature_sections_are_rendered(tmp_path: Path) -> None:
+    # TEST INPUT: the shapes ffilab.bench.nearest and ffilab.bench.tokenize write, made-up values.
+    data = synthetic_results()
+    data["nearest"] = {
+        "rows": [{"goal": "single", "subject": "fused (1 thread)", "status": "ok", "seconds": 0.0004,
+                  "per_second": 2500.0, "ratio": 15.2, "note": ""}],
+        "goals": {"single": {"what": "one query: fused vs NumPy", "target": 10.0, "ratios": [15.2], "met": True}},
+    }
+    data["tokenize"] = {
+        "sample": {"records": 20000},
+        "rows": [{"group": "routes", "subject": "capi", "status": "ok", "seconds": 0.0412, "per_second": 485437.0,
+                  "vs_python": 7.7, "agreement": 1.0, "note": ""},
+                 {"group": "peers", "subject": "blingfire text_to_words", "status": "unavailable: install ffilab[bench]",
+                  "seconds": None, "per_second": None, "vs_python": None, "agreement": None, "note": ""}],
+        "goals": {"speedup": {"what": "fastest route vs the reference", "target": 10.0, "ratios": [7.7], "met": False}},
+        "pipeline": {"routes": [{"route": "capi", "tokenize_share": 0.42, "tokenize_speedup": 7.0, "predicted_speedup": 3.11,
+                                 "measured_speedup": 3.7, "scaling": [{"workers": 1, "records_per_s": 186165.0}]}],
+                     "p": 0.792, "ceiling": 4.8},
+    }
+    markdown = _write(tmp_path, data)["markdown"].read_text(encoding="utf-8")
+    near = _section(markdown, "Nearest places (ffilab.nearest)")
+    assert "fused (1 thread)" in near and "15.20x" in near and "met: one query" in near
+    tok = _section(markdown, "Tokenizer (tokenize_batch)")
+    assert "485,437" in tok and "7.7x" in tok and "100.0%" in tok
+    assert "unavailable: install ffilab[bench]" in tok
+    assert "NOT met: fastest route vs the reference (measured 7.70x; target 10.0x)" in tok
+    assert "3.70x" in markdown and "4.80x" in markdown and "2.985x" in markdown

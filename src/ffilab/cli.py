@@ -1,4 +1,4 @@
-"""The ``ffilab`` command line: ``routes``, ``verify``, ``bench``, ``report``, ``compare`` and ``nearest``."""
+"""The ``ffilab`` command line: ``routes``, ``verify``, ``bench``, ``report``, ``compare``, ``nearest``, ``corpus`` and ``tokenize``."""
 
 from __future__ import annotations
 

@@ -38,6 +38,9 @@ class Results:
     scaling: list[dict[str, Any]] = field(default_factory=list)
     crossovers: list[dict[str, Any]] = field(default_factory=list)
     build: list[dict[str, Any]] = field(default_factory=list)
+    #: The feature benchmarks (``ffilab.bench.nearest``, ``ffilab.bench.tokenize``); {} when absent.
+    nearest: dict[str, Any] = field(default_factory=dict)
+    tokenize: dict[str, Any] = field(default_factory=dict)
     source: str = ""
 
     def route_order(self) -> list[str]:
@@ -111,6 +114,8 @@ def results_from_dict(data: dict[str, Any], source: str = "") -> Results:
         scaling=rows("scaling"),
         crossovers=rows("crossovers"),
         build=rows("build"),
+        nearest=data.get("nearest") or {},
+        tokenize=data.get("tokenize") or {},
         source=source,
     )
 
