@@ -194,6 +194,47 @@ static PyObject *ffl_tokpy_ascii_lower(const Py_UCS1 *src, Py_ssize_t length) {
     return token;
 }
 
+/* Repeated tokens of one call share one str.  Prose repeats its words (Zipf's law: "the" comes
+ * thousands of times in a batch), and a new str costs an allocation now and a deallocation when
+ * the caller drops the result, while finding the earlier one costs a hash and a compare of a few
+ * code points.  A direct-mapped table, not a dictionary: a slot holds the latest token whose hash
+ * picked it, so its size stays fixed however many distinct tokens a batch has, and the frequent
+ * words, most of the tokens of prose, stay in it.  Its pointers are borrowed: every token it
+ * holds is in the result list, alive until the call returns, when the table is freed.  The result
+ * is == to the reference's (strs are immutable; only `is` could tell), as "<num>" is one shared
+ * str already.  The pyo3 and cython routes share repeats the same way, with tables of the same
+ * size: FFL_TOKPY_RECENT_MAX slots at most, fewer for a small batch (one per two code points). */
+#define FFL_TOKPY_RECENT_MAX 16384
+
+typedef struct {
+    uint64_t hash;
+    PyObject *token; /* borrowed from the result; NULL for an empty slot */
+} ffl_tokpy_recent;
+
+/* FNV-1a over the folded code points of data[start:end) (ASCII lowercased when lower). */
+static uint64_t ffl_tokpy_hash(int kind, const void *data, Py_ssize_t start, Py_ssize_t end, int lower) {
+    uint64_t h = 14695981039346656037ull;
+    for (Py_ssize_t i = start; i < end; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (lower) c += (Py_UCS4)(((unsigned)(c - 'A') < 26u) << 5);
+        h = (h ^ c) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* Whether str token equals the folded code points of data[start:end). */
+static int ffl_tokpy_same(PyObject *token, int kind, const void *data, Py_ssize_t start, Py_ssize_t end, int lower) {
+    if (PyUnicode_GET_LENGTH(token) != end - start) return 0;
+    const int tkind = (int)PyUnicode_KIND(token);
+    const void *tdata = PyUnicode_DATA(token);
+    for (Py_ssize_t i = start; i < end; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (lower) c += (Py_UCS4)(((unsigned)(c - 'A') < 26u) << 5);
+        if (PyUnicode_READ(tkind, tdata, i - start) != c) return 0;
+    }
+    return 1;
+}
+
 /* Grows *buf to hold count elements of size bytes each (it never shrinks); -1 with MemoryError. */
 static int ffl_tokpy_reserve(void **buf, int64_t *have, int64_t count, size_t size) {
     if (count <= *have) return 0;
@@ -231,6 +272,7 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
     PyObject *snapshot = PyList_GetSlice(texts, 0, PY_SSIZE_T_MAX);
     if (snapshot == NULL) return NULL;
     const Py_ssize_t n = PyList_GET_SIZE(snapshot);
+    Py_ssize_t units = 0; /* code points of the batch, to size the table of recent tokens */
     /* Every element is checked before any work, as the reference's check_texts does. */
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(snapshot, i);
@@ -250,7 +292,10 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
             return NULL;
         }
 #endif
+        units += PyUnicode_GET_LENGTH(item);
     }
+    Py_ssize_t recent_slots = 16;
+    while (recent_slots < FFL_TOKPY_RECENT_MAX && recent_slots < units / 2) recent_slots *= 2;
 
     const Py_ssize_t chunk_max = n < FFL_TOKPY_CHUNK_TEXTS ? n : FFL_TOKPY_CHUNK_TEXTS;
     PyObject *out = PyList_New(n);
@@ -258,11 +303,12 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
     PyObject **folded = (PyObject **)PyMem_Calloc((size_t)(chunk_max > 0 ? chunk_max : 1), sizeof(PyObject *));
     ffl_tokpy_text *chunk = (ffl_tokpy_text *)PyMem_Malloc((size_t)(chunk_max > 0 ? chunk_max : 1) * sizeof *chunk);
     int64_t *counts = (int64_t *)PyMem_Malloc((size_t)(chunk_max > 0 ? chunk_max : 1) * sizeof(int64_t));
+    ffl_tokpy_recent *recent = (ffl_tokpy_recent *)PyMem_Calloc((size_t)recent_slots, sizeof *recent);
     int64_t *spans = NULL;
     uint8_t *is_num = NULL;
     int64_t spans_have = 0, is_num_have = 0;
     Py_ssize_t chunk_len = 0; /* texts of the current chunk holding a folded reference */
-    if (out == NULL || folded == NULL || chunk == NULL || counts == NULL) {
+    if (out == NULL || folded == NULL || chunk == NULL || counts == NULL || recent == NULL) {
         if (out != NULL) PyErr_NoMemory();
         goto fail;
     }
@@ -329,18 +375,31 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
                 if (is_num[t]) {
                     token = cache->num_token;
                     Py_INCREF(token);
-                } else if (text->lower) {
-                    token = ffl_tokpy_ascii_lower((const Py_UCS1 *)text->data + start, end - start);
                 } else {
-                    token = PyUnicode_Substring(folded[k], start, end);
+                    const uint64_t h = ffl_tokpy_hash(text->kind, text->data, start, end, text->lower);
+                    ffl_tokpy_recent *slot = &recent[h & (uint64_t)(recent_slots - 1)];
+                    if (slot->token != NULL && slot->hash == h &&
+                        ffl_tokpy_same(slot->token, text->kind, text->data, start, end, text->lower)) {
+                        token = slot->token;
+                        Py_INCREF(token);
+                    } else {
+                        if (text->lower) {
+                            token = ffl_tokpy_ascii_lower((const Py_UCS1 *)text->data + start, end - start);
+                        } else {
+                            token = PyUnicode_Substring(folded[k], start, end);
+                        }
+                        if (token == NULL) goto fail;
+                        slot->hash = h;
+                        slot->token = token; /* borrowed: the list below owns it */
+                    }
                 }
-                if (token == NULL) goto fail;
                 PyList_SET_ITEM(tokens, j, token);
             }
         }
         for (Py_ssize_t k = 0; k < chunk_len; k++) Py_CLEAR(folded[k]);
     }
 
+    PyMem_Free(recent);
     PyMem_Free(spans);
     PyMem_Free(is_num);
     PyMem_Free(counts);
@@ -353,6 +412,7 @@ fail:
     if (folded != NULL) { /* the entries outside the current chunk are NULL already */
         for (Py_ssize_t k = 0; k < chunk_max; k++) Py_CLEAR(folded[k]);
     }
+    PyMem_Free(recent);
     PyMem_Free(spans);
     PyMem_Free(is_num);
     PyMem_Free(counts);

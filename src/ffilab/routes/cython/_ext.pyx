@@ -750,7 +750,9 @@ def find_nearest_k(object lat, object lon, object lats, object lons, object k):
 # case folding of non-ASCII text to Python's own functions, the truth of the contract.
 # ---------------------------------------------------------------------------------------------
 
-from libc.stdint cimport uint8_t
+from libc.stdint cimport uint8_t, uint32_t
+from libc.stdlib cimport calloc
+from cpython.ref cimport PyObject
 
 cdef extern from "Python.h":
     ctypedef unsigned char Py_UCS1
@@ -769,6 +771,14 @@ cdef enum:
     _WORD = 1               # ffilab.contract.CHAR_WORD, CHAR_DIGIT, CHAR_JOINER
     _DIGIT = 2
     _JOINER = 4
+    _RECENT_MAX = 16384     # slots of the table of recent tokens (see _Recent)
+
+# Repeated tokens of one call share one str, as in the capi, pybind11, nanobind and pyo3 routes
+# (csrc/ffilab_tokenize_py.h says why): a direct-mapped table of the latest token per hash slot,
+# its pointers borrowed from the result being built, freed when the call returns.
+cdef struct _Recent:
+    uint64_t hash
+    PyObject *token
 
 cdef object _tok_table = None         # ffilab.contract.char_classes(), kept alive for _tok_classes
 cdef const uint8_t *_tok_classes = NULL
@@ -829,6 +839,32 @@ cdef Py_ssize_t _tok_scan(int kind, const void *data, Py_ssize_t n, const uint8_
     return t
 
 
+cdef inline uint32_t _folded_at(int kind, const void *data, Py_ssize_t i, bint ascii) noexcept:
+    cdef uint32_t c = <uint32_t>PyUnicode_READ(kind, data, i)
+    return c + 32 if ascii and 65 <= c <= 90 else c
+
+
+cdef uint64_t _token_hash(int kind, const void *data, Py_ssize_t a, Py_ssize_t b, bint ascii) noexcept:
+    """FNV-1a over the token's folded code points."""
+    cdef uint64_t h = <uint64_t>14695981039346656037ULL
+    cdef Py_ssize_t i
+    for i in range(a, b):
+        h = (h ^ _folded_at(kind, data, i, ascii)) * <uint64_t>1099511628211ULL
+    return h
+
+
+cdef bint _same_token(object token, int kind, const void *data, Py_ssize_t a, Py_ssize_t b, bint ascii):
+    if PyUnicode_GET_LENGTH(token) != b - a:
+        return False
+    cdef int tkind = PyUnicode_KIND(token)
+    cdef const void *tdata = PyUnicode_DATA(token)
+    cdef Py_ssize_t i
+    for i in range(b - a):
+        if <uint32_t>PyUnicode_READ(tkind, tdata, i) != _folded_at(kind, data, a + i, ascii):
+            return False
+    return True
+
+
 cdef str _ascii_token(const Py_UCS1 *src, Py_ssize_t length):
     """A new ASCII str of ``src[:length]`` lowercased (ASCII case folding)."""
     cdef str token = PyUnicode_New(length, 127)
@@ -860,12 +896,17 @@ def tokenize_batch(object texts, /):
     # A plain copy of the raw items (a list subclass's __getitem__/__iter__ are never called),
     # which also keeps every str alive while the GIL is released.
     cdef list items = PyList_GetSlice(texts, 0, PyList_GET_SIZE(texts))
-    cdef Py_ssize_t n = len(items), k, j, a, b
-    cdef object text
+    cdef Py_ssize_t n = len(items), k, j, a, b, units = 0, slots = 16
+    cdef object text, token
     for k in range(n):
         text = items[k]
         if not isinstance(text, str):
             raise TypeError(f"tokenize_batch: texts[{k}] must be str, got {type(text).__name__}")
+        units += PyUnicode_GET_LENGTH(text)
+    while slots < _RECENT_MAX and slots < units // 2:
+        slots *= 2
+    cdef uint64_t h
+    cdef _Recent *slot
 
     cdef const void **data = <const void **>malloc((n + 1) * sizeof(void *))
     cdef int *kinds = <int *>malloc((n + 1) * sizeof(int))
@@ -873,12 +914,13 @@ def tokenize_batch(object texts, /):
     cdef int64_t *first = <int64_t *>malloc((n + 1) * sizeof(int64_t))
     cdef Py_ssize_t *counts = <Py_ssize_t *>malloc((n + 1) * sizeof(Py_ssize_t))
     cdef uint8_t *ascii = <uint8_t *>malloc(n + 1)
+    cdef _Recent *recent = <_Recent *>calloc(slots, sizeof(_Recent))
     cdef int64_t *spans = NULL
     cdef uint8_t *is_num = NULL
     cdef list result, tokens
     cdef const uint8_t *classes = _tok_classes
     try:
-        if not (data and kinds and lengths and first and counts and ascii):
+        if not (data and kinds and lengths and first and counts and ascii and recent):
             raise MemoryError()
         first[0] = 0
         for k in range(n):
@@ -907,10 +949,19 @@ def tokenize_batch(object texts, /):
                 b = spans[2 * j + 1]
                 if is_num[j]:
                     tokens.append(_NUM_TOKEN)
-                elif ascii[k]:
-                    tokens.append(_ascii_token(<const Py_UCS1 *>data[k] + a, b - a))
+                    continue
+                h = _token_hash(kinds[k], data[k], a, b, ascii[k])
+                slot = &recent[h & <uint64_t>(slots - 1)]
+                if slot.token != NULL and slot.hash == h and _same_token(<object>slot.token, kinds[k], data[k], a, b, ascii[k]):
+                    tokens.append(<object>slot.token)
+                    continue
+                if ascii[k]:
+                    token = _ascii_token(<const Py_UCS1 *>data[k] + a, b - a)
                 else:
-                    tokens.append(PyUnicode_Substring(items[k], a, b))
+                    token = PyUnicode_Substring(items[k], a, b)
+                tokens.append(token)
+                slot.hash = h
+                slot.token = <PyObject *>token  # borrowed: the list owns it until the call returns
             result.append(tokens)
         return result
     finally:
@@ -922,3 +973,4 @@ def tokenize_batch(object texts, /):
         free(ascii)
         free(spans)
         free(is_num)
+        free(recent)

@@ -1,10 +1,11 @@
 """Route ``pyo3``: the kernels written in Rust and bound with PyO3 (the compiled module ``_ext``).
 
-The loops are Rust's own (``src/kernels.rs``), not the C core's, written in the C core's order of
-operations so that results match the reference bit for bit where it expects exact ones.  There is
-no Python wrapper layer: the names below are the compiled functions and class themselves, every
-argument check of the contract (``ffilab.contract``) happens in Rust (``src/contract.rs``), the GIL
-is released around every loop, and arrays are used in place, never converted or copied.
+The loops are Rust's own (``src/kernels.rs``; the tokenizer's scan in ``src/tokenize.rs``), not
+the C core's, written in the C core's order of operations so that results match the reference bit
+for bit where it expects exact ones.  There is no Python wrapper layer: the names below are the
+compiled functions and class themselves, every argument check of the contract
+(``ffilab.contract``) happens in Rust (``src/contract.rs``), the GIL is released around every loop,
+and arrays are used in place, never converted or copied.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ffilab.routes.pyo3._ext import (
     scale_and_shift,
     scale_array,
     sum_of_squares,
+    tokenize_batch,
 )
 
 __all__ = [
@@ -39,4 +41,5 @@ __all__ = [
     "scale_and_shift",
     "scale_array",
     "sum_of_squares",
+    "tokenize_batch",
 ]

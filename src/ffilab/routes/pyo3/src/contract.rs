@@ -18,6 +18,7 @@ use numpy::npyffi::{
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString};
 use pyo3::{ffi, PyErr};
 
 /// `type(obj).__name__`, as the reference's messages show it (no module prefix).
@@ -379,4 +380,36 @@ pub fn check_same_length(
         )));
     }
     Ok(())
+}
+
+/// `contract.check_texts`: `texts` must be a list (or a subclass) whose every element is a str
+/// (or a subclass); TypeError naming the first offender otherwise, before any text is read.
+///
+/// Returns new references to the elements, so the batch stays alive and fixed even if the list
+/// is changed later in the call (nothing here runs Python code, but the tokenizer calls
+/// `unicodedata` afterwards, and a garbage collection there may run arbitrary finalizers).  Only
+/// the raw list and the raw strings are read: overridden methods of subclasses are never called.
+pub fn check_texts<'py>(
+    func: &str,
+    texts: &Bound<'py, PyAny>,
+) -> PyResult<Vec<Bound<'py, PyString>>> {
+    let list = texts.cast::<PyList>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{func}: texts must be a list of str, got {}",
+            type_name(texts)
+        ))
+    })?;
+    let mut out = Vec::with_capacity(list.len());
+    for (i, item) in list.iter().enumerate() {
+        match item.cast_into::<PyString>() {
+            Ok(text) => out.push(text),
+            Err(err) => {
+                return Err(PyTypeError::new_err(format!(
+                    "{func}: texts[{i}] must be str, got {}",
+                    type_name(&err.into_inner())
+                )))
+            }
+        }
+    }
+    Ok(out)
 }

@@ -1,12 +1,13 @@
 //! Route pyo3: the lesson's kernels written in Rust and bound to Python with PyO3.
 //!
 //! Unlike the C-ABI routes this is not a wrapper of the C core: the loops are Rust's own
-//! (`kernels.rs`), written with the C core's order of operations so that they give the
-//! reference's results bit for bit wherever the reference expects exact ones.  What PyO3 adds is
-//! the glue below: `#[pyfunction]`s taking every argument as a plain object, the contract's checks
-//! (`contract.rs`), the GIL released around every loop with `Python::detach`, and results built as
-//! new NumPy arrays (the `numpy` crate) or Python ints and lists.  There is no Python wrapper layer:
-//! `ffilab.routes.pyo3` re-exports these objects unchanged.
+//! (`kernels.rs`; the tokenizer, `tokenize_batch`, in `tokenize.rs`), written with the C core's
+//! order of operations so that they give the reference's results bit for bit wherever the
+//! reference expects exact ones.  What PyO3 adds is the glue below: `#[pyfunction]`s taking
+//! every argument as a plain object, the contract's checks (`contract.rs`), the GIL released
+//! around every loop with `Python::detach`, and results built as new NumPy arrays (the `numpy`
+//! crate) or Python ints and lists.  There is no Python wrapper layer: `ffilab.routes.pyo3`
+//! re-exports these objects unchanged.
 //!
 //! Pattern of every array kernel: check the arguments in the reference's order and create the
 //! result while holding the GIL; look at the arrays again if a later argument's conversion ran
@@ -24,8 +25,10 @@ use pyo3::prelude::*;
 
 mod contract;
 mod kernels;
+mod tokenize;
 
 use contract::{as_index, as_real, check_array, check_k, check_points, check_same_length};
+use tokenize::tokenize_batch;
 
 /// An optional real argument whose default is not `None`.
 ///
@@ -628,6 +631,6 @@ mod _ext {
     use super::{
         circle_area, compute_distances, fast_dot, fast_norm, fast_sum, find_nearest_k,
         haversine_distance, haversine_many, primes, scale_and_shift, scale_array, sum_of_squares,
-        Accumulator,
+        tokenize_batch, Accumulator,
     };
 }
