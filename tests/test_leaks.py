@@ -193,6 +193,7 @@ def _large_inputs() -> dict[str, tuple[Callable[[ModuleType], object], int]]:
     lats = rng.uniform(-90.0, 90.0, _N)
     lons = rng.uniform(-180.0, 180.0, _N)
     vector = 8 * _N  # a result of _N doubles, or a temporary copy of an input
+    texts = [f"Grüße aus Köln {i}, don't ﬁne ΣΊΣΥΦΟΣ" if i % 3 == 0 else f"Plain ASCII text number {i}" for i in range(_N)]
     return {
         # The C-allocated result handed to NumPy without a copy (C-ABI routes, pybind11 and nanobind).
         "compute_distances": (lambda m: m.compute_distances(points), vector),
@@ -205,6 +206,9 @@ def _large_inputs() -> dict[str, tuple[Callable[[ModuleType], object], int]]:
         "scale_array": (lambda m: m.scale_array(own, 1.0), vector),
         "haversine_many": (lambda m: m.haversine_many(40.7, -74.0, lats, lons), vector),
         "find_nearest_k": (lambda m: m.find_nearest_k(40.7, -74.0, lats, lons, 500), vector),
+        # Per-call scratch (spans, the table of recent tokens, folded copies of non-ASCII texts)
+        # and the result's lists: the smallest of them, one pointer per text, is 8 * _N bytes.
+        "tokenize_batch": (lambda m: m.tokenize_batch(texts), 8 * _N),
     }
 
 
