@@ -9,12 +9,14 @@ every partition and no answer depends on how the queries were split.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ffilab._dask import dask_client
 from ffilab.nearest.index import NearestIndex, _check_k, _check_lats_lons, _coords
 
 if TYPE_CHECKING:
@@ -80,20 +82,12 @@ def query_dask(
     if m == 0:
         return np.empty((0, kk), dtype=np.int64), np.empty((0, kk), dtype=np.float64)
 
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import as_completed
 
-    own: list[Any] = []
+    stack = contextlib.ExitStack()
     try:
-        if client is None:
-            if scheduler is not None:
-                client = Client(scheduler)
-            else:
-                # No dashboard: a test or a batch job has no use for it, and port clashes warn.
-                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                                       processes=processes, dashboard_address=":0")
-                own.append(cluster)
-                client = Client(cluster)
-            own.insert(0, client)
+        client = stack.enter_context(dask_client(client, scheduler, n_workers=n_workers,
+                                                 threads_per_worker=threads_per_worker, processes=processes))
         if partitions is None:
             total_threads = sum(client.nthreads().values()) or 1
             partitions = 4 * total_threads
@@ -112,6 +106,5 @@ def query_dask(
                 progress(sizes[done.key])
         results = client.gather(futures)
     finally:
-        for obj in own:
-            obj.close()
+        stack.close()
     return np.concatenate([r[0] for r in results]), np.concatenate([r[1] for r in results])

@@ -15,6 +15,7 @@ file system shared for the output; the input must be readable at the same path b
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import deque
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from ffilab._dask import dask_client
 from ffilab.text import pipeline
 from ffilab.text.pipeline import Part, RunStats, UsageError
 
@@ -105,23 +107,12 @@ def tokenize_dask(
     pipeline.plan_parts(path, 1 << 20)  # check the input before anything starts
     pipeline.load_tokenizer(name)
 
-    from distributed import Client, LocalCluster
-
     begin = time.perf_counter()
-    own: list[Any] = []
+    stack = contextlib.ExitStack()
     writer: pipeline.TokenWriter | None = None
     try:
-        if client is None:
-            if scheduler is not None:
-                client = Client(scheduler)
-            else:
-                # The dashboard on a free port: the default port 8787 may be taken (another cluster,
-                # a parallel test), which warns, and a batch job does not look at it.
-                cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                                       processes=processes, dashboard_address=":0")
-                own.append(cluster)
-                client = Client(cluster)
-            own.insert(0, client)
+        client = stack.enter_context(dask_client(client, scheduler, n_workers=n_workers,
+                                                 threads_per_worker=threads_per_worker, processes=processes))
         client.run(_warm_worker, name)
         threads = sum(client.nthreads().values()) or 1
         parts = pipeline.plan_parts(path, part_bytes or _default_part_bytes(path, threads))
@@ -163,5 +154,4 @@ def tokenize_dask(
             writer.close(ok=False)
         raise
     finally:
-        for obj in own:
-            obj.close()
+        stack.close()
