@@ -105,7 +105,15 @@ export PYTHONMALLOC=malloc
 # pytest-xdist workers are counted too, whoever captures their stderr.
 # allocator_may_return_null: a test asking for an impossible size must see MemoryError, not an abort.
 # leak_check_at_exit=0: the leak check runs earlier, from tools/lsan_live_check.py.
-asan_options="detect_leaks=1:leak_check_at_exit=0:allocator_may_return_null=1:fast_unwind_on_malloc=0"
+# fast_unwind_on_malloc=1 (ASan's default; ffilab's modules keep their frame pointers): the slow
+# unwinder deadlocks when an allocation happens while libgcc's unwinder holds its lock, which
+# Numba's JIT does whenever it registers a compiled function's EH frames (seen: both pytest
+# workers hung in _Unwind_Find_FDE under llvm::RTDyldMemoryManager::registerEHFrames).  The cost:
+# a leak's allocation stack stops at the first frame without a frame pointer (CPython's own).
+# FFILAB_ASAN_SLOW_UNWIND=1 gives whole stacks, for re-running a report's tests without Numba.
+unwind_fast=1
+if [[ ${FFILAB_ASAN_SLOW_UNWIND:-0} == 1 ]]; then unwind_fast=0; fi
+asan_options="detect_leaks=1:leak_check_at_exit=0:allocator_may_return_null=1:fast_unwind_on_malloc=$unwind_fast"
 export ASAN_OPTIONS="$asan_options:log_path=$logs/asan"
 export LSAN_OPTIONS="suppressions=$repo/tools/lsan.supp:print_suppressions=0"
 # The tests that measure memory growth (RSS, the C heap) skip themselves under ASan, whose
