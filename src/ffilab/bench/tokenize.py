@@ -7,7 +7,9 @@ this machine and in one run:
    King James verses, CLDR/pycountry strings of 100+ languages, Zipf sentences from wordfreq and an
    NFKC-stress share), in batches of ``batch`` records: records/s and the speedup over the
    reference (goal: some route >= 10x, single-threaded);
-2. peers a user might pick instead, each over the same sample: the stdlib ``re`` with an exact
+2. a floor, ``[t.lower().split() for t in texts]``: what CPython's own C code pays to turn
+   records into lists of new strs, with no normalisation and no rules (no tokenizer returning
+   lists of str can be much faster), then peers a user might pick instead, each over the same sample: the stdlib ``re`` with an exact
    character class built from the contract's table (idiomatic Python, exact), PyICU's
    ``nfkc_cf`` normaliser + a ``regex`` split (goal: the best route >= its throughput), ``regex``
    alone, Hugging Face ``tokenizers`` (NFKC + lowercase + whitespace/punctuation pre-tokenizer)
@@ -28,6 +30,7 @@ for 100M records) is measured last, by ``ffilab tokenize --profile``'s own funct
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import statistics
@@ -99,6 +102,11 @@ def _times(fn: Callable[[], Any], repeats: int) -> list[float]:
     fn()  # warm-up: lazy tables (char_classes), caches, first-touch
     out = []
     for _ in range(repeats):
+        # Every pass allocates hundreds of thousands of objects and so triggers the cyclic GC;
+        # collecting before it starts each pass from the same GC state, so that a full collection
+        # owed to the previous pass's garbage does not land in this one's time (it did: one pass
+        # in five took 1.6x the others).  Collections the pass itself triggers stay in its time.
+        gc.collect()
         start = time.thread_time()
         fn()
         out.append(time.thread_time() - start)
@@ -214,7 +222,17 @@ def _peer_blingfire() -> Callable[[list[str]], list[list[str]]]:
     return tokenize
 
 
+def _floor_split() -> Callable[[list[str]], list[list[str]]]:
+    # Not a tokenizer of the contract: the least any tokenizer returning lists of str pays in
+    # CPython (one C call per record, one new str per word, no Unicode normalisation, no rules).
+    def tokenize(texts: list[str]) -> list[list[str]]:
+        return [t.lower().split() for t in texts]
+
+    return tokenize
+
+
 PEERS: dict[str, tuple[str, Callable[[], Callable[[list[str]], list[list[str]]]]]] = {
+    "floor: str.lower().split() (no NFKC, no rules)": ("floor", _floor_split),
     "stdlib re (exact class from the contract)": ("stdlib", _peer_stdlib_re),
     "PyICU nfkc_cf + regex split": ("icu", _peer_icu),
     "regex (NFKC + casefold in Python)": ("regex", _peer_regex),
