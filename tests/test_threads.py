@@ -149,6 +149,12 @@ def test_concurrent_calls_agree(route: ModuleType, reference: ModuleType) -> Non
 #: A kernel declared releasing must let the main thread count at least this share of its
 #: free-running rate (measured 0.6 - 1.0 on 2 cores; lower under a loaded machine).
 RELEASES_MIN = 0.30
+#: Kernels whose route must, by the route's nature, hold the GIL for part of the input-sized work.
+#: tokenize_batch: the C-ABI routes (ctypes, cffi) cannot make Python objects in C, so their Python
+#: half lowers, encodes, decodes and splits the whole batch with the GIL held around the C scan
+#: (measured 0.18 - 0.33 for them, 0.35 - 1.06 for the others); 0.10 still tells a released scan
+#: from a held one (0.00).
+RELEASES_MIN_FOR = {"tokenize_batch": 0.10}
 #: A kernel declared holding may let it count at most this share (measured 0.00).
 HOLDS_MAX = 0.05
 #: Longer than any GIL-holding stretch measured here: Python code is never switched out.
@@ -237,6 +243,7 @@ def _inputs(size: str) -> dict[str, Callable[[ModuleType], object]]:
     points = np.linspace(-1e3, 1e3, n).reshape(-1, 2)
     lats = np.linspace(-89.0, 89.0, n_geo)
     lons = np.linspace(-179.0, 179.0, n_geo)
+    texts = ["Start" + " ." * (n // 2) + " end"] * 4
     return {
         "sum_of_squares": lambda m: m.sum_of_squares(n_sos),
         "primes": lambda m: m.primes(n_primes),
@@ -248,6 +255,9 @@ def _inputs(size: str) -> dict[str, Callable[[ModuleType], object]]:
         "compute_distances": lambda m: m.compute_distances(points),
         "haversine_many": lambda m: m.haversine_many(40.7, -74.0, lats, lons),
         "find_nearest_k": lambda m: m.find_nearest_k(40.7, -74.0, lats, lons, 10),
+        # Long ASCII texts of separators with a word at each end: the scan is the loop, the few
+        # tokens (built with the GIL held, as every result is) cost next to nothing.
+        "tokenize_batch": lambda m: m.tokenize_batch(texts),
     }
 
 
@@ -284,10 +294,11 @@ def test_gil_declaration(name: str, kernel: str, record_property: Callable[[str,
         record_property("control_ratio", round(control, 3))
         # Noise (another process on the cores) can only lower the ratio: a kernel that holds
         # the GIL leaves the main thread nothing to count, whatever the load.
-        if (ratio >= RELEASES_MIN) if releases else (ratio <= HOLDS_MAX):
+        minimum = RELEASES_MIN_FOR.get(kernel, RELEASES_MIN)
+        if (ratio >= minimum) if releases else (ratio <= HOLDS_MAX):
             return
     verb = "releases" if releases else "holds"
     pytest.fail(
         f"ffilab.gil declares that {name}.{kernel} {verb} the GIL, but the main thread counted "
-        f"{seen} of its free-running rate while it ran (releases: >= {RELEASES_MIN}, holds: <= {HOLDS_MAX})"
+        f"{seen} of its free-running rate while it ran (releases: >= {minimum}, holds: <= {HOLDS_MAX})"
     )

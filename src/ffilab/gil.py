@@ -30,6 +30,14 @@ nanobind   0.46 - 1.73             releases (one run, load average about 7)
 numba      0.38 - 1.98             releases (one run, machine loaded by builds)
 pyo3       see the test's record   releases (test_gil_declaration passes for every kernel)
 =========  ======================  ====================================================
+
+``tokenize_batch`` (measured on long ASCII texts of separators, so that the scan is the loop):
+python 0.00 and mypyc 0.00 hold; capi 0.81, pybind11 1.06, nanobind 0.71, cython 0.67, pyo3 0.65
+release around the scan (their normalisation of non-ASCII text and the building of the tokens
+hold it, as building any result does); numpy 0.60 and numba 0.35 release in their array passes and
+compiled scan; ctypes 0.18 - 0.26, cffi_abi 0.33, cffi_api 0.52 release only around the C call, as
+their Python half (lower, encode, decode, split: all as long as the batch) needs the GIL, which is
+why the test accepts 0.10 for this kernel (``RELEASES_MIN_FOR`` in tests/test_threads.py).
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ LONG_RUNNING_KERNELS: tuple[str, ...] = (
     "compute_distances",
     "haversine_many",
     "find_nearest_k",
+    "tokenize_batch",
 )
 
 # fmt: off
@@ -71,6 +80,7 @@ RELEASES_GIL: dict[str, dict[str, bool]] = {
         "compute_distances": True,  # column views, *, +, sqrt: ufuncs, released
         "haversine_many": True,     # about fifteen ufuncs over the arrays, released
         "find_nearest_k": True,     # the haversine ufuncs, argpartition and lexsort, released
+        "tokenize_batch": True,     # class lookup, comparisons, flatnonzero over the code points, released
     },
     # ctypes drops the GIL around every foreign call made through a CDLL function pointer (only
     # PyDLL keeps it); the wrapper's contract checks run before, holding it.
