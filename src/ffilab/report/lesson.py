@@ -427,8 +427,9 @@ DECISION_QUALITATIVE: dict[str, dict[str, str]] = {
 _ROWS_BEFORE_OVERHEAD = ("Compilation needed", "Learning curve", "C++ support", "NumPy integration", "Error handling")
 
 #: The throughput kernels whose speedup vs python the decision table shows (one per row): an O(n)
-#: integer loop (the lesson's running example) and the lesson's real-world hot path.
-DECISION_SPEEDUP_KERNELS = ("sum_of_squares", "haversine_many")
+#: integer loop (the lesson's running example), the lesson's real-world hot path, and its Level 3
+#: string workload (lists of str in and out: where the C-ABI routes pay for their Python half).
+DECISION_SPEEDUP_KERNELS = ("sum_of_squares", "haversine_many", "tokenize_batch")
 
 #: The overhead call kind the decision table's "overhead per call" row is measured with.
 DECISION_OVERHEAD_CALL = "scalar float"
