@@ -93,3 +93,25 @@ def test_a_tiny_real_run_writes_results_and_a_pyperf_suite(tmp_path: Path) -> No
     suite = pyperf.BenchmarkSuite.load(str(out.with_suffix(".pyperf.json")))
     assert "throughput/capi/primes/below 3,000" in suite.get_benchmark_names()
     assert results["build"] and results["build"][0]["import_s"] > 0
+
+
+def test_a_tiny_tokenizer_benchmark(tmp_path: Path) -> None:
+    out = tmp_path / "tok.json"
+    cmd = [sys.executable, "-m", "ffilab.bench.tokenize", "--records", "600", "--repeats", "1", "--batch", "200",
+           "--pipeline-records", "800", "--route", "python", "--route", "capi", "--json", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads(out.read_text())
+    routes = {r["subject"]: r for r in results["rows"] if r["group"] == "routes"}
+    assert set(routes) == {"python", "capi"}
+    assert all(r["status"] == "ok" and r["agreement"] == 1.0 and r["per_second"] > 0 for r in routes.values())
+    peers = [r for r in results["rows"] if r["group"] == "peers"]
+    # Each peer is either measured, with its agreement with the contract, or unavailable with why.
+    assert peers and all((r["status"] == "ok" and 0.0 <= r["agreement"] <= 1.0) or r["status"].startswith("unavailable")
+                         for r in peers)
+    floor = next(r for r in peers if r["subject"].startswith("floor"))
+    assert floor["status"] == "ok" and floor["agreement"] < 1.0  # str.split is not the contract
+    assert results["goals"]["speedup"]["subject"] == "capi"
+    pipeline = results["pipeline"]
+    assert pipeline["identical_output"] and [r["route"] for r in pipeline["routes"]] == ["python", "capi"]
+    assert "ffilab tokenizer" in proc.stdout and "Amdahl" in proc.stdout
