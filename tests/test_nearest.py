@@ -482,3 +482,24 @@ def test_strategy_unavailable_is_reported() -> None:
             with pytest.raises(StrategyUnavailable):
                 NearestIndex([0.0], [0.0], info.name)
     assert {i.name: i.available for i in infos}["tree"] and {i.name: i.available for i in infos}["fused"]
+
+
+def test_bench_goal_skipped_by_configuration_is_not_called_unmet() -> None:
+    # TEST INPUT: the shape ffilab.bench.nearest.run returns, when --big-n 0 skipped the big set.
+    import io
+
+    from rich.console import Console
+
+    from ffilab.bench import nearest as nearest_bench
+
+    results = {
+        "rows": [],
+        "goals": {"big": {"what": "a large synthetic set", "target": None, "ratios": [], "met": False, "measured": False},
+                  "threads": {"what": "2 threads vs 1", "target": 1.7, "ratios": [1.5], "met": False, "measured": True}},
+        "machine": {"cpus": 2, "load_average": [1.0], "python": "3.11"},
+    }
+    out = io.StringIO()
+    nearest_bench.print_rows(results, Console(file=out, width=200))
+    text = out.getvalue()
+    assert "not measured: a large synthetic set (skipped in this run)" in text
+    assert "NOT met: 2 threads vs 1" in text

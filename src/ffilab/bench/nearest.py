@@ -420,7 +420,8 @@ def run(config: Config | None = None, progress: Callable[[str], None] = lambda _
         goals[goal] = {"what": what, "target": target,
                        "ratios": [round(r["ratio"], 3) for r in judged],
                        "met": (bool(judged) and all(r["met"] for r in judged) and not failed) if target
-                       else (bool(ran) and not failed)}
+                       else (bool(ran) and not failed),
+                       "measured": bool(ran)}
     import os
     import platform
 
@@ -461,6 +462,10 @@ def print_rows(results: dict[str, Any], console: Any = None) -> None:
     console.print(table)
     for goal, g in results["goals"].items():
         target = f" (target {g['target']}x; measured {', '.join(f'{x:.2f}x' for x in g['ratios'])})" if g["target"] else ""
+        if not g.get("measured", True):
+            # Skipped by the configuration (--big-n 0): nothing ran, so nothing failed either.
+            console.print(f"not measured: {g['what']} (skipped in this run)", markup=False)
+            continue
         if g["target"] and not g["ratios"]:
             # Nothing was judged (e.g. scipy/scikit-learn missing): say so rather than "NOT met".
             console.print(f"not measured: {g['what']} (its baselines are unavailable here; pip install \".[bench]\")", markup=False)
