@@ -268,3 +268,14 @@ def test_ties_make_tiny_samples_look_significant() -> None:
 def test_alpha_is_checked() -> None:
     with pytest.raises(ValueError, match="alpha"):
         compare_samples([1.0], [2.0], alpha=0.0)
+
+
+def test_median_spread() -> None:
+    from ffilab.stats import median_spread
+
+    five = median_spread([1.0, 2.0, 2.0, 2.0, 9.0])
+    assert five["seconds"] == 2.0 and five["best"] == 1.0 and five["spread"] > 0
+    three = median_spread([1.0, 2.0, 4.0])
+    assert three == {"seconds": 2.0, "best": 1.0, "spread": 1.5}  # the range over the median
+    with pytest.raises(ValueError):
+        median_spread([])

@@ -31,6 +31,7 @@ __all__ = [
     "bootstrap_ci",
     "compare_samples",
     "mann_whitney_u",
+    "median_spread",
     "summarize",
 ]
 
@@ -353,3 +354,19 @@ def compare_samples(a: Sequence[float], b: Sequence[float], alpha: float = 0.05)
     return Comparison(
         a=sa, b=sb, ratio=ratio, u=u, p_value=p, noise_band=noise_band, significant=significant, verdict=verdict
     )
+
+
+def median_spread(samples: Sequence[float]) -> dict[str, float]:
+    """Return ``{"seconds": median, "best": minimum, "spread": IQR / median}`` of a few timings.
+
+    The feature benchmarks (``ffilab.bench.nearest``, ``ffilab.bench.tokenize``) time a handful of
+    repetitions; with fewer than four the spread is the range over the median instead of the IQR.
+    """
+    values = _as_floats(samples, "samples")
+    med = statistics.median(values)
+    if len(values) >= 4:
+        q = statistics.quantiles(values, n=4)
+        spread = (q[2] - q[0]) / med if med > 0 else 0.0
+    else:
+        spread = (max(values) - min(values)) / med if med > 0 else 0.0
+    return {"seconds": med, "best": min(values), "spread": spread}

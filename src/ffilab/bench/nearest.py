@@ -49,6 +49,8 @@ from ffilab.nearest import (
     uniform_points,
 )
 from ffilab.nearest.index import haversine_bound_km
+from ffilab.report.units import fmt_time
+from ffilab.stats import median_spread
 from ffilab.verify import compare_results
 
 __all__ = ["Config", "GOALS", "print_rows", "run"]
@@ -123,16 +125,6 @@ def _times(fn: Callable[[], Any], repeats: int, timer: str = "wall") -> list[flo
         fn()
         out.append(clock() - start)
     return out
-
-
-def _stats(samples: list[float]) -> dict[str, float]:
-    med = statistics.median(samples)
-    if len(samples) >= 4:
-        q = statistics.quantiles(samples, n=4)
-        spread = (q[2] - q[0]) / med if med > 0 else 0.0
-    else:
-        spread = (max(samples) - min(samples)) / med if med > 0 else 0.0
-    return {"seconds": med, "best": min(samples), "spread": spread}
 
 
 def _row(goal: str, subject: str, **fields: Any) -> dict[str, Any]:
@@ -210,7 +202,7 @@ def _bench_single(cfg: Config, gaz: Any, progress: Callable[[str], None]) -> lis
         timer = cfg.timer_for(threads)
         samples = _times(lambda: [index.query(a, b, k) for a, b in batch], 1 if strategy == "python" else cfg.repeats,
                          timer)
-        st = _stats([s / len(batch) for s in samples])
+        st = median_spread([s / len(batch) for s in samples])
         per_query[label] = st["seconds"]
         built = index.build_seconds if strategy in ("fused", "tree") else None
         rows.append(_row("single", label, items=1, build_seconds=built, timer=timer, **st,
@@ -273,8 +265,8 @@ def _bench_batch(cfg: Config, gaz: Any, progress: Callable[[str], None]) -> list
                 return rows
         progress(f"batch ({set_name}): tree")
         one, many = cfg.timer_for(1), cfg.timer_for(cfg.threads)
-        t1 = _stats(_times(lambda: tree1.query_many(qa, qo, k), cfg.repeats, one))
-        tN = _stats(_times(lambda: treeN.query_many(qa, qo, k), cfg.repeats, many))
+        t1 = median_spread(_times(lambda: tree1.query_many(qa, qo, k), cfg.repeats, one))
+        tN = median_spread(_times(lambda: treeN.query_many(qa, qo, k), cfg.repeats, many))
         base = _row("batch", f"tree, 1 thread: {label}", items=m, build_seconds=builds["tree"], timer=one, **t1)
         rows.append(base)
         rows.append(_row("batch", f"tree, {cfg.threads} threads: {label}", items=m, build_seconds=builds["tree"],
@@ -291,8 +283,8 @@ def _bench_batch(cfg: Config, gaz: Any, progress: Callable[[str], None]) -> list
 
             xyz = _unit_vectors(qa, qo)
             same, diff, problem = _agreement(ours, kd_pipeline())
-            full = _stats(_times(kd_pipeline, cfg.repeats, one))
-            bare = _stats(_times(lambda: kd.query(xyz, k, workers=1), cfg.repeats, one))
+            full = median_spread(_times(kd_pipeline, cfg.repeats, one))
+            bare = median_spread(_times(lambda: kd.query(xyz, k, workers=1), cfg.repeats, one))
             fastest = min(full["seconds"], bare["seconds"])
             ratio = fastest / t1["seconds"]
             ratios.append(ratio)
@@ -315,7 +307,7 @@ def _bench_batch(cfg: Config, gaz: Any, progress: Callable[[str], None]) -> list
                 return i.astype(np.int64), d * _R
 
             same, diff, problem = _agreement(ours, ball_query())
-            bt = _stats(_times(ball_query, max(1, cfg.repeats // 2), one))
+            bt = median_spread(_times(ball_query, max(1, cfg.repeats // 2), one))
             ratio = bt["seconds"] / t1["seconds"]
             ratios.append(ratio)
             rows.append(_row("batch", f"BallTree haversine: {label}", items=m, build_seconds=builds["BallTree"],
@@ -333,8 +325,8 @@ def _bench_threads(cfg: Config, gaz: Any, progress: Callable[[str], None]) -> li
     index = NearestIndex(gaz.lats, gaz.lons, "tree", threads=1)
     progress("threads: 1 vs 2")
     # Wall time for both: CPU time would hide exactly what threads are for.
-    one = _stats(_times(lambda: index.query_many(qa, qo, cfg.k, threads=1), cfg.repeats, "wall"))
-    two = _stats(_times(lambda: index.query_many(qa, qo, cfg.k, threads=2), cfg.repeats, "wall"))
+    one = median_spread(_times(lambda: index.query_many(qa, qo, cfg.k, threads=1), cfg.repeats, "wall"))
+    two = median_spread(_times(lambda: index.query_many(qa, qo, cfg.k, threads=2), cfg.repeats, "wall"))
     same = np.array_equal(index.query_many(qa, qo, cfg.k, threads=1)[0], index.query_many(qa, qo, cfg.k, threads=2)[0])
     # How many CPUs the 2-thread run actually got: process CPU time over wall time.  Near 2 on an
     # idle machine; near 1 when other work holds the CPUs, and then no speed-up is possible.
@@ -352,9 +344,9 @@ def _bench_threads(cfg: Config, gaz: Any, progress: Callable[[str], None]) -> li
                      note=f"{default_threads()} CPUs available to this process; the 2-thread run got "
                           f"{cpus_used:.2f} CPUs on average (process CPU time / wall time)"))
     fused = NearestIndex(gaz.lats, gaz.lons, "fused", threads=1)
-    f1 = _stats(_times(lambda: fused.query(40.7, -74.0, 10), cfg.repeats * 4, "wall"))
+    f1 = median_spread(_times(lambda: fused.query(40.7, -74.0, 10), cfg.repeats * 4, "wall"))
     fused2 = NearestIndex(gaz.lats, gaz.lons, "fused", threads=2)
-    f2 = _stats(_times(lambda: fused2.query(40.7, -74.0, 10), cfg.repeats * 4, "wall"))
+    f2 = median_spread(_times(lambda: fused2.query(40.7, -74.0, 10), cfg.repeats * 4, "wall"))
     rows.append(_row("threads", "fused one query, 1 thread", items=1, timer="wall", **f1))
     rows.append(_row("threads", "fused one query, 2 threads", items=1, timer="wall", **f2,
                      ratio=f1["seconds"] / f2["seconds"],
@@ -381,12 +373,12 @@ def _bench_big(cfg: Config, progress: Callable[[str], None]) -> list[dict[str, A
                 break
         else:
             if strategy == "tree":
-                st = _stats(_times(lambda: index.query_many(qa, qo, cfg.k), max(1, cfg.repeats // 2), "wall"))
+                st = median_spread(_times(lambda: index.query_many(qa, qo, cfg.k), max(1, cfg.repeats // 2), "wall"))
                 rows.append(_row("big", f"tree, {cfg.threads} threads: {cfg.batch:,} queries over {n:,} points",
                                  items=cfg.batch, build_seconds=index.build_seconds, timer="wall", **st,
                                  note=f"index {index.nbytes / 2**20:,.0f} MiB; peak RSS {_max_rss_mib():,.0f} MiB"))
             else:
-                st = _stats(_times(lambda: index.query(12.3, 45.6, cfg.k), max(1, cfg.repeats // 2), "wall"))
+                st = median_spread(_times(lambda: index.query(12.3, 45.6, cfg.k), max(1, cfg.repeats // 2), "wall"))
                 rows.append(_row("big", f"fused, {cfg.threads} threads: one query over {n:,} points", items=1,
                                  build_seconds=index.build_seconds, timer="wall", **st,
                                  note=f"{n / st['seconds'] / 1e9:.2f} G points/s; index {index.nbytes / 2**20:,.0f} MiB"))
@@ -431,15 +423,6 @@ def run(config: Config | None = None, progress: Callable[[str], None] = lambda _
     return {"config": asdict(cfg), "machine": machine, "rows": rows, "goals": goals}
 
 
-def _fmt_s(s: float | None) -> str:
-    if s is None:
-        return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
-
-
 def print_rows(results: dict[str, Any], console: Any = None) -> None:
     """Print the rows and the goals as rich tables (the hook ``ffilab bench`` can call)."""
     from rich.console import Console
@@ -456,8 +439,8 @@ def print_rows(results: dict[str, Any], console: Any = None) -> None:
             continue
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x" + ("" if r["met"] is None else (" ✓" if r["met"] else " ✗"))
         note = r["note"] if r["status"] == "ok" else f"{r['status']}; {r['note']}"
-        table.add_row(r["goal"], r["subject"], _fmt_s(r["seconds"]), r["timer"] or "-", f"{r['spread']:.0%}",
-                      "-" if r["per_second"] is None else f"{r['per_second']:,.0f}", _fmt_s(r["build_seconds"]),
+        table.add_row(r["goal"], r["subject"], fmt_time(r["seconds"]), r["timer"] or "-", f"{r['spread']:.0%}",
+                      "-" if r["per_second"] is None else f"{r['per_second']:,.0f}", fmt_time(r["build_seconds"]),
                       ratio, note)
     console.print(table)
     for goal, g in results["goals"].items():

@@ -33,7 +33,6 @@ import argparse
 import gc
 import json
 import re
-import statistics
 import sys
 import time
 import unicodedata
@@ -43,6 +42,8 @@ from typing import Any
 
 import ffilab
 from ffilab import contract
+from ffilab.report.units import fmt_time
+from ffilab.stats import median_spread
 from ffilab.verify import compare_results
 
 __all__ = ["Config", "GOALS", "print_rows", "run"]
@@ -111,16 +112,6 @@ def _times(fn: Callable[[], Any], repeats: int) -> list[float]:
         fn()
         out.append(time.thread_time() - start)
     return out
-
-
-def _stats(samples: list[float]) -> dict[str, float]:
-    med = statistics.median(samples)
-    if len(samples) >= 4:
-        q = statistics.quantiles(samples, n=4)
-        spread = (q[2] - q[0]) / med if med > 0 else 0.0
-    else:
-        spread = (max(samples) - min(samples)) / med if med > 0 else 0.0
-    return {"seconds": med, "best": min(samples), "spread": spread}
 
 
 def _row(group: str, subject: str, **fields: Any) -> dict[str, Any]:
@@ -270,7 +261,7 @@ def run(cfg: Config | None = None, progress: Callable[[str], None] = lambda _wha
         if problem:
             rows.append(_row("routes", name, status=f"fails verification: {problem}"))
             continue
-        st = _stats(_times(lambda fn=fn: [fn(b) for b in batches], cfg.repeats))
+        st = median_spread(_times(lambda fn=fn: [fn(b) for b in batches], cfg.repeats))
         per_route[name] = st["seconds"]
         rows.append(_row("routes", name, records=len(texts), mb_per_second=mbytes / st["seconds"], agreement=1.0, **st))
     base = per_route.get("python")
@@ -288,7 +279,7 @@ def run(cfg: Config | None = None, progress: Callable[[str], None] = lambda _wha
             continue
         got = [tok for b in batches for tok in fn(b)]
         agreement = sum(g == w for g, w in zip(got, want)) / len(want) if want else 1.0
-        st = _stats(_times(lambda fn=fn: [fn(b) for b in batches], cfg.repeats))
+        st = median_spread(_times(lambda fn=fn: [fn(b) for b in batches], cfg.repeats))
         peer_seconds[key] = st["seconds"]
         rows.append(_row("peers", label, records=len(texts), mb_per_second=mbytes / st["seconds"], agreement=agreement,
                          vs_python=(base / st["seconds"]) if base else None,
@@ -303,8 +294,8 @@ def run(cfg: Config | None = None, progress: Callable[[str], None] = lambda _wha
             part = _sample(min(cfg.records, 10_000), cfg.seed, mix)
             fn = ffilab.route(fastest).tokenize_batch
             ref_fn = ffilab.route("python").tokenize_batch
-            st = _stats(_times(lambda: [fn(b) for b in _batches(part, cfg.batch)], cfg.repeats))
-            ref = _stats(_times(lambda: [ref_fn(b) for b in _batches(part, cfg.batch)], max(1, cfg.repeats // 2)))
+            st = median_spread(_times(lambda: [fn(b) for b in _batches(part, cfg.batch)], cfg.repeats))
+            ref = median_spread(_times(lambda: [ref_fn(b) for b in _batches(part, cfg.batch)], max(1, cfg.repeats // 2)))
             rows.append(_row("sources", f"{fastest} on {mix}", records=len(part), vs_python=ref["seconds"] / st["seconds"],
                              note=f"{sum(t.isascii() for t in part) / len(part):.0%} of records ASCII", **st))
         del corpus
@@ -347,15 +338,6 @@ def _pipeline(cfg: Config, route: str, progress: Callable[[str], None]) -> dict[
     return result
 
 
-def _fmt_s(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e9:.3g} ns"
-
-
 def print_rows(results: dict[str, Any], console: Any = None) -> None:
     """Print the rows and the goals as rich tables (the hook ``ffilab bench`` calls)."""
     from rich.console import Console
@@ -371,7 +353,7 @@ def print_rows(results: dict[str, Any], console: Any = None) -> None:
         if not r["seconds"]:
             table.add_row(r["group"], r["subject"], "-", "-", "-", "-", "-", "-", f"{r['status']} {r['note']}".strip())
             continue
-        table.add_row(r["group"], r["subject"], _fmt_s(r["seconds"]), f"{r['spread']:.0%}",
+        table.add_row(r["group"], r["subject"], fmt_time(r["seconds"]), f"{r['spread']:.0%}",
                       f"{r['per_second']:,.0f}", "-" if r["mb_per_second"] is None else f"{r['mb_per_second']:.1f}",
                       "-" if r["vs_python"] is None else f"{r['vs_python']:.1f}x",
                       "-" if r["agreement"] is None else f"{r['agreement']:.1%}", r["note"])
