@@ -78,6 +78,7 @@ __all__ = [
     "load_sources",
     "parse_mix",
     "run",
+    "sample_texts",
     "write",
     "write_jsonl",
     "write_parquet",
@@ -735,6 +736,17 @@ def generate(records: int, seed: int = 0, mix: str | Mapping[str, float] = "mixe
         sources = batch.column(1).to_pylist()
         texts = batch.column(2).to_pylist()
         yield from map(Record, ids, sources, texts)
+
+
+def sample_texts(records: int, seed: int = 0, mix: str | Mapping[str, float] = "mixed") -> list[str]:
+    """Return the texts of the first ``records`` records (:func:`iter_batches`) as one list of str.
+
+    For benchmarks and tests that need a sample in memory; a large corpus belongs in a file.
+    """
+    out: list[str] = []
+    for batch in iter_batches(records, seed, mix):
+        out += batch.column("text").to_pylist()
+    return out
 
 
 # --- writers -------------------------------------------------------------------------------------
