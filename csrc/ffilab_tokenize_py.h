@@ -211,14 +211,17 @@ typedef struct {
     PyObject *token; /* borrowed from the result; NULL for an empty slot */
 } ffl_tokpy_recent;
 
-/* FNV-1a over the folded code points of data[start:end) (ASCII lowercased when lower). */
+/* Code point i of a text as its token holds it: an ASCII text read as it is (lower) is folded to
+ * lowercase here, as ffl_tokpy_ascii_lower folds it. */
+static inline Py_UCS4 ffl_tokpy_folded_at(int kind, const void *data, Py_ssize_t i, int lower) {
+    const Py_UCS4 c = PyUnicode_READ(kind, data, i);
+    return lower ? c + (Py_UCS4)(((unsigned)(c - 'A') < 26u) << 5) : c;
+}
+
+/* FNV-1a over the folded code points of data[start:end). */
 static uint64_t ffl_tokpy_hash(int kind, const void *data, Py_ssize_t start, Py_ssize_t end, int lower) {
     uint64_t h = 14695981039346656037ull;
-    for (Py_ssize_t i = start; i < end; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (lower) c += (Py_UCS4)(((unsigned)(c - 'A') < 26u) << 5);
-        h = (h ^ c) * 1099511628211ull;
-    }
+    for (Py_ssize_t i = start; i < end; i++) h = (h ^ ffl_tokpy_folded_at(kind, data, i, lower)) * 1099511628211ull;
     return h;
 }
 
@@ -227,11 +230,8 @@ static int ffl_tokpy_same(PyObject *token, int kind, const void *data, Py_ssize_
     if (PyUnicode_GET_LENGTH(token) != end - start) return 0;
     const int tkind = (int)PyUnicode_KIND(token);
     const void *tdata = PyUnicode_DATA(token);
-    for (Py_ssize_t i = start; i < end; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (lower) c += (Py_UCS4)(((unsigned)(c - 'A') < 26u) << 5);
-        if (PyUnicode_READ(tkind, tdata, i - start) != c) return 0;
-    }
+    for (Py_ssize_t i = start; i < end; i++)
+        if (PyUnicode_READ(tkind, tdata, i - start) != ffl_tokpy_folded_at(kind, data, i, lower)) return 0;
     return 1;
 }
 
