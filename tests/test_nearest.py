@@ -159,6 +159,30 @@ def test_compiled_property(points: list[tuple[float, float]], query: tuple[float
         assert got[1].tobytes() == want[1].tobytes()
 
 
+@pytest.mark.parametrize("leaf", [1, 2, 3, 5, 16, 100])
+def test_tree_batches_equal_the_scan(leaf: int) -> None:
+    # The tree's batch path — searches in curve order, each threshold seeded by the previous answer,
+    # four-child nodes with unused slots (leaf sizes that leave halves unsplit), kept points sorted
+    # for k <= 32 and in a heap above — against the brute-force scan, bit for bit (the scan is the
+    # reference's answer: test_compiled_strategies_are_the_reference_bit_for_bit).  Clustered points
+    # with exact duplicates, and queries on points, beside them, at the poles and the antimeridian.
+    rng = np.random.default_rng(leaf)
+    centres = rng.uniform([-80.0, -180.0], [80.0, 180.0], size=(25, 2))
+    pick = centres[rng.integers(0, 25, 2500)]
+    lats = np.clip(pick[:, 0] + rng.normal(0.0, 0.05, 2500), -90.0, 90.0)
+    lons = pick[:, 1] + rng.normal(0.0, 0.05, 2500)
+    lats[2000:2300], lons[2000:2300] = lats[:300], lons[:300]  # exact duplicates
+    qa = np.concatenate([lats[:100], lats[100:200] + 0.01, rng.uniform(-90, 90, 100), [90.0, -90.0, 0.0, 10.0]])
+    qo = np.concatenate([lons[:100], lons[100:200] - 0.01, rng.uniform(-180, 180, 100), [0.0, 45.0, 180.0, -180.0]])
+    scan = NearestIndex(lats, lons, "fused", threads=1)
+    tree = NearestIndex(lats, lons, "tree", leaf_size=leaf, threads=2)
+    for k in (1, 10, 33, 400):
+        want = scan.query_many(qa, qo, k)
+        got = tree.query_many(qa, qo, k)
+        assert np.array_equal(got[0], want[0]), (leaf, k)
+        assert got[1].tobytes() == want[1].tobytes(), (leaf, k)
+
+
 def test_many_identical_points_keep_index_order() -> None:
     # Every point the same: the answer is the k smallest indices, in order, at distance 0.
     lats = np.full(5000, 12.5)
