@@ -203,8 +203,8 @@ inline float round_up(double v) {
 // TLB holds ~1,500 pages, the gazetteer's index ~3,300).  Arrays of 2 MiB and more are therefore
 // aligned to 2 MiB and marked MADV_HUGEPAGE, which lets Linux back them with 2 MiB pages where
 // transparent huge pages are enabled ("madvise" mode, the common default, serves only memory
-// that asks) — as NumPy does for its own large arrays, so cKDTree's and BallTree's arrays get the
-// same treatment in the benchmarks.  Elsewhere, or when the kernel declines, nothing changes but
+// that asks) — as NumPy does for its own arrays of 4 MiB and more, among them cKDTree's copy of
+// the points in the benchmarks.  Elsewhere, or when the kernel declines, nothing changes but
 // speed.  Smaller arrays get their type's alignment.
 template <class T>
 struct BigAllocator {
