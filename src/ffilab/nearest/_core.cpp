@@ -39,7 +39,8 @@
  * binary tree).  A batch is searched along a Morton curve, and each search starts from a
  * threshold given by the previous query's answer (see answer()): both change only the amount of
  * work, never the answer.  Each candidate's record for the exact step is prefetched when it is
- * found, and each child's first lines when it is pushed: a search is mostly a chain of loads.
+ * found (waiting for those records was a tenth of a batch's time), and each child's first lines
+ * when it is pushed.
  *
  * Threads.  One query: the points are cut into chunks, each chunk's exact top k is found on its
  * own thread, and the chunks' answers are merged by (distance, index) — a strict total order, so
@@ -199,13 +200,13 @@ inline float round_up(double v) {
 }
 
 // The allocator of the index's arrays.  A search reads a few lines each from many places of
-// arrays of megabytes: with 4 KiB pages nearly every read needs a page-table walk as well (the
-// TLB holds ~1,500 pages, the gazetteer's index ~3,300).  Arrays of 2 MiB and more are therefore
-// aligned to 2 MiB and marked MADV_HUGEPAGE, which lets Linux back them with 2 MiB pages where
-// transparent huge pages are enabled ("madvise" mode, the common default, serves only memory
-// that asks) — as NumPy does for its own arrays of 4 MiB and more, among them cKDTree's copy of
-// the points in the benchmarks.  Elsewhere, or when the kernel declines, nothing changes but
-// speed.  Smaller arrays get their type's alignment.
+// arrays of megabytes, more pages than the TLB holds with 4 KiB pages (the gazetteer's index
+// spans ~3,300 of them; measured: 2-3 % of a batch's time on it).  Arrays of 2 MiB and more
+// are therefore aligned to 2 MiB and marked MADV_HUGEPAGE, which lets Linux back them with 2 MiB
+// pages where transparent huge pages are enabled ("madvise" mode, the common default, serves
+// only memory that asks) — as NumPy does for its own arrays of 4 MiB and more, among them
+// cKDTree's copy of the points in the benchmarks.  Elsewhere, or when the kernel declines,
+// nothing changes but speed.  Smaller arrays get their type's alignment.
 template <class T>
 struct BigAllocator {
     using value_type = T;
@@ -476,7 +477,7 @@ constexpr auto hit_before = [](const Hit &a, const Hit &b) { return a.d < b.d ||
 // the k-th: together a superset of the exact answer (see the header comment).
 class Collector {
   public:
-    // `bound`: a chord threshold already known to be safe (see answer()), or infinity.
+    // `bound`: a chord threshold already known to be safe (see answer()), or kNoBound.
     void reset(size_t k, double bound = kNoBound) {
         k_ = k;
         n_ = 0;
@@ -597,7 +598,7 @@ struct StackItem {
 };
 
 // Asks the memory system for a child's first cache lines ahead of its visit: a child pushed now
-// is usually visited a few steps later, and a search is mostly a chain of dependent loads.
+// is visited a few steps later, if at all.
 inline void prefetch_child(const Store &s, int32_t ref) {
     if (ref >= 0) {
         const char *node = reinterpret_cast<const char *>(s.nodes.data() + ref);
