@@ -50,12 +50,17 @@ enforces the same bounds so that every route answers the same input the same way
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import operator
+import sys
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ffilab import _cache
 
 __all__ = [
     "CHAR_DIGIT",
@@ -303,10 +308,21 @@ def char_classes() -> bytes:
     :data:`CHAR_DIGIT` if ``chr(cp).isdigit()``, :data:`CHAR_JOINER` if it is in
     :data:`TOKEN_JOINERS` and :data:`CHAR_FOLDED` if ``chr(cp).casefold() == chr(cp)``.  Case
     folding maps each character on its own (no context), so a str whose characters all have
-    :data:`CHAR_FOLDED` is its own case folding and a route may skip ``str.casefold`` for it.  Native routes look characters up here instead of carrying a Unicode
-    database of their own, so every route follows the running interpreter's Unicode version.
-    Computed once per process (about 0.4 s).
+    :data:`CHAR_FOLDED` is its own case folding and a route may skip ``str.casefold`` for it.
+    Native routes look characters up here instead of carrying a Unicode database of their own, so
+    every route follows the running interpreter's Unicode version.
+
+    Computing the table asks the interpreter about every code point (about 0.4 s), which every
+    tokenizing process — each pipeline or Dask worker — would pay at its first batch.  So it is
+    kept in ffilab's cache directory (:func:`ffilab._cache.cache_dir`) under a fingerprint of
+    this module's source, the interpreter and its Unicode version, with a checksum of the table:
+    a stale or damaged file is never used, only computed again.  An unwritable cache directory
+    costs the time and nothing else.
     """
+    return _load_char_classes(_cache.cache_dir())
+
+
+def _compute_char_classes() -> bytes:
     table = bytearray(0x110000)
     for cp in range(0x110000):
         c = chr(cp)
@@ -315,6 +331,41 @@ def char_classes() -> bytes:
     for c in TOKEN_JOINERS:
         table[ord(c)] |= CHAR_JOINER
     return bytes(table)
+
+
+_CHAR_CLASSES_MAGIC = b"ffilab-char-classes-1\n"
+
+
+def _char_classes_fingerprint() -> bytes:
+    # Everything the table is made from: this module's definitions (its source), and the
+    # interpreter whose str methods and unicodedata answer the questions.
+    h = hashlib.sha256()
+    for part in (Path(__file__).read_bytes(), sys.version.encode(), sys.implementation.name.encode(),
+                 unicodedata.unidata_version.encode()):
+        h.update(len(part).to_bytes(8, "little") + part)
+    return h.digest()
+
+
+def _load_char_classes(directory: Path) -> bytes:
+    """The table from ``directory`` when a file there matches; else computed and written there."""
+    fingerprint = _char_classes_fingerprint()
+    path = directory / f"char-classes-{fingerprint.hex()[:16]}.bin"
+    header = len(_CHAR_CLASSES_MAGIC) + 2 * hashlib.sha256().digest_size
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = b""
+    if len(data) == header + 0x110000 and data.startswith(_CHAR_CLASSES_MAGIC + fingerprint):
+        table = data[header:]
+        if hashlib.sha256(table).digest() == data[header - hashlib.sha256().digest_size:header]:
+            return table
+    table = _compute_char_classes()
+    try:
+        _cache.write_atomic(path, lambda fh: fh.write(_CHAR_CLASSES_MAGIC + fingerprint
+                                                      + hashlib.sha256(table).digest() + table))
+    except OSError:
+        pass  # no writable cache directory: the next process computes the table again
+    return table
 
 
 def check_texts(func: str, texts: Any) -> list[str]:

@@ -14,7 +14,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from ffilab._cache import cache_dir, write_atomic
 
 __all__ = [
     "GAZETTEER_CREDIT",
@@ -44,18 +45,6 @@ _CACHE_FORMAT = 1
 _KM_PER_DEG = 2 * math.pi * 6371.0 / 360.0
 
 F64 = npt.NDArray[np.float64]
-
-
-def cache_dir() -> Path:
-    """Return the directory of ffilab's cache files (created on first use).
-
-    ``$FFILAB_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/ffilab``, else ``~/.cache/ffilab``.
-    """
-    env = os.environ.get("FFILAB_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "ffilab"
 
 
 def gazetteer_source() -> Path:
@@ -204,15 +193,8 @@ def load_gazetteer(*, rebuild: bool = False) -> Gazetteer:
             arrays = None  # unreadable or foreign: rebuilt below
     if arrays is None:
         arrays = _parse(source)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".cities500-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, fingerprint=np.array(fingerprint), **arrays)  # type: ignore[arg-type]
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        parsed = arrays
+        write_atomic(path, lambda fh: np.savez(fh, fingerprint=np.array(fingerprint), **parsed))  # type: ignore[arg-type]
     return Gazetteer(
         lats=arrays["lats"],
         lons=arrays["lons"],

@@ -43,7 +43,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
@@ -56,6 +55,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ffilab._cache import cache_dir, write_atomic
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -452,12 +453,9 @@ def cache_path() -> Path:
     """Return the path of the pools' cache file (it may not exist yet).
 
     In ``$FFILAB_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/ffilab``, else ``~/.cache/ffilab`` (the
-    directory :func:`ffilab.nearest.cache_dir` uses); the name carries the packages' fingerprint.
+    directory of :func:`ffilab.nearest.cache_dir`); the name carries the packages' fingerprint.
     """
-    env = os.environ.get("FFILAB_CACHE_DIR")
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(env) if env else (Path(xdg) if xdg else Path.home() / ".cache") / "ffilab"
-    return base / f"corpus-pools-{_fingerprint()}.npz"
+    return cache_dir() / f"corpus-pools-{_fingerprint()}.npz""
 
 
 def _read_cache(path: Path) -> Arrays | None:
@@ -472,14 +470,7 @@ def _read_cache(path: Path) -> Arrays | None:
 
 def _write_cache(path: Path, arrays: Arrays) -> None:
     # Written beside and renamed into place: concurrent first loads never read half a file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".corpus-pools-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
     # Pools of older package versions or recipes are never read again.
     for stale in path.parent.glob("corpus-pools-*"):
         if stale.stem != path.stem:

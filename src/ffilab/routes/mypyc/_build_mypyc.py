@@ -10,8 +10,9 @@ that CMake compiles the result with the flags every other route gets.  Under OUT
 ``src/``
     A staging tree in which the reference (``routes/python/__init__.py``) is copied, unchanged, as
     module ``ffilab.routes.mypyc._ext`` -- the name its compiled functions report as
-    ``__module__`` -- beside a copy of ``ffilab/contract.py`` that mypy reads for its types only
-    (it is not compiled: at run time the compiled module imports the installed ``ffilab.contract``).
+    ``__module__`` -- beside copies of ``ffilab/contract.py`` and the ``ffilab/_cache.py`` it
+    imports, which mypy reads for their types only (they are not compiled: at run time the
+    compiled module imports the installed ``ffilab.contract``).
     The staged packages' ``__init__.py`` files are empty, so mypy does not wander through the rest
     of ffilab.
 ``c/``
@@ -55,6 +56,8 @@ def _stage(reference: Path, contract: Path, src: Path) -> Path:
     _write(pkg / "routes" / "__init__.py", "")
     _write(pkg / "routes" / "mypyc" / "__init__.py", "")
     _write(pkg / "contract.py", contract.read_text(encoding="utf-8"))
+    # The contract imports ffilab._cache (where the tokenizer's table is kept between processes).
+    _write(pkg / "_cache.py", (contract.parent / "_cache.py").read_text(encoding="utf-8"))
     ext = pkg / "routes" / "mypyc" / "_ext.py"
     _write(ext, reference.read_text(encoding="utf-8"))
     return ext
