@@ -455,7 +455,7 @@ def cache_path() -> Path:
     In ``$FFILAB_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/ffilab``, else ``~/.cache/ffilab`` (the
     directory of :func:`ffilab.nearest.cache_dir`); the name carries the packages' fingerprint.
     """
-    return cache_dir() / f"corpus-pools-{_fingerprint()}.npz""
+    return cache_dir() / f"corpus-pools-{_fingerprint()}.npz"
 
 
 def _read_cache(path: Path) -> Arrays | None:
