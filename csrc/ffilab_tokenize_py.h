@@ -299,6 +299,7 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
 
     const Py_ssize_t chunk_max = n < FFL_TOKPY_CHUNK_TEXTS ? n : FFL_TOKPY_CHUNK_TEXTS;
     PyObject *out = PyList_New(n);
+    PyObject *result = NULL; /* out, once every text is tokenized */
     /* folded[k]: the new reference to text k's normalised and case-folded form (NULL for ASCII). */
     PyObject **folded = (PyObject **)PyMem_Calloc((size_t)(chunk_max > 0 ? chunk_max : 1), sizeof(PyObject *));
     ffl_tokpy_text *chunk = (ffl_tokpy_text *)PyMem_Malloc((size_t)(chunk_max > 0 ? chunk_max : 1) * sizeof *chunk);
@@ -310,7 +311,7 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
     Py_ssize_t chunk_len = 0; /* texts of the current chunk holding a folded reference */
     if (out == NULL || folded == NULL || chunk == NULL || counts == NULL || recent == NULL) {
         if (out != NULL) PyErr_NoMemory();
-        goto fail;
+        goto done;
     }
 
     for (Py_ssize_t first = 0; first < n; first += chunk_len) {
@@ -326,14 +327,14 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
             } else {
                 PyObject *args[2] = {cache->nfkc, text};
                 PyObject *nfkc = PyObject_Vectorcall(cache->normalize, args, 2, NULL);
-                if (nfkc == NULL) goto fail;
+                if (nfkc == NULL) goto done;
                 PyObject *fold = PyObject_Vectorcall(cache->casefold, &nfkc, 1, NULL);
                 Py_DECREF(nfkc);
-                if (fold == NULL) goto fail;
+                if (fold == NULL) goto done;
                 if (!PyUnicode_Check(fold)) { /* str.casefold returns str; guard the buffer read */
                     Py_DECREF(fold);
                     PyErr_SetString(PyExc_RuntimeError, "str.casefold did not return a str");
-                    goto fail;
+                    goto done;
                 }
                 folded[chunk_len] = fold;
                 text = fold;
@@ -349,7 +350,7 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
         }
         if (ffl_tokpy_reserve((void **)&spans, &spans_have, 2 * capacity, sizeof(int64_t)) < 0 ||
             ffl_tokpy_reserve((void **)&is_num, &is_num_have, capacity, sizeof(uint8_t)) < 0)
-            goto fail;
+            goto done;
 
         /* Phase 2, GIL released: every buffer read is held by snapshot or folded. */
         ffl_tokpy_job job = {chunk, (int64_t)chunk_len, (const uint8_t *)PyBytes_AS_STRING(cache->classes),
@@ -357,7 +358,7 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
         release(ffl_tokpy_scan, &job);
         if (job.status < 0) {
             PyErr_Format(PyExc_RuntimeError, "%s: the C core returned status %lld", func, (long long)-job.status);
-            goto fail;
+            goto done;
         }
 
         /* Phase 3, GIL held: the lists of tokens. */
@@ -366,7 +367,7 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
             const ffl_tokpy_text *text = &chunk[k];
             const Py_ssize_t count = (Py_ssize_t)counts[k];
             PyObject *tokens = PyList_New(count);
-            if (tokens == NULL) goto fail;
+            if (tokens == NULL) goto done;
             /* Owned by out from here on: an error below frees it with out (NULL slots are skipped). */
             PyList_SET_ITEM(out, first + k, tokens);
             for (Py_ssize_t j = 0; j < count; j++, t++) {
@@ -388,7 +389,7 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
                         } else {
                             token = PyUnicode_Substring(folded[k], start, end);
                         }
-                        if (token == NULL) goto fail;
+                        if (token == NULL) goto done;
                         slot->hash = h;
                         slot->token = token; /* borrowed: the list below owns it */
                     }
@@ -398,18 +399,11 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
         }
         for (Py_ssize_t k = 0; k < chunk_len; k++) Py_CLEAR(folded[k]);
     }
+    result = out; /* complete: the caller's now */
+    out = NULL;
 
-    PyMem_Free(recent);
-    PyMem_Free(spans);
-    PyMem_Free(is_num);
-    PyMem_Free(counts);
-    PyMem_Free(chunk);
-    PyMem_Free(folded);
-    Py_DECREF(snapshot);
-    return out;
-
-fail:
-    if (folded != NULL) { /* the entries outside the current chunk are NULL already */
+done: /* one exit for success and failure, so that every buffer is freed on both */
+    if (folded != NULL) { /* the entries outside the current chunk (all, after success) are NULL */
         for (Py_ssize_t k = 0; k < chunk_max; k++) Py_CLEAR(folded[k]);
     }
     PyMem_Free(recent);
@@ -420,7 +414,7 @@ fail:
     PyMem_Free(folded);
     Py_XDECREF(out);
     Py_DECREF(snapshot);
-    return NULL;
+    return result;
 }
 
 #endif /* FFILAB_TOKENIZE_PY_H */
