@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -124,6 +125,18 @@ def verify_command(
         console.print(f"{total - len(disagreements)} of {total} checks agree with the reference")
     if disagreements or crashed or (require_all and unavailable):
         raise typer.Exit(1)
+
+
+def _run_feature(run: Callable[[], object], usage_error: type[Exception]) -> None:
+    """Run a feature command (nearest, tokenize): a wrong combination of options becomes typer's
+    usage error; bad data and I/O errors a red line and exit status 2, without a traceback."""
+    try:
+        run()
+    except usage_error as exc:
+        raise typer.BadParameter(str(exc)) from None
+    except (ValueError, TypeError, OSError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
 
 
 def _print_matrix(
@@ -303,13 +316,7 @@ def nearest_command(
     from ffilab.nearest import _cli
 
     opts = _cli.NearestOptions(lat, lon, k, strategy, threads, points, queries, out, engine, scheduler, workers, as_json)
-    try:
-        _cli.run(opts, console)
-    except _cli.UsageError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    except (ValueError, TypeError, OSError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+    _run_feature(lambda: _cli.run(opts, console), _cli.UsageError)
 
 
 @app.command("corpus")
@@ -362,13 +369,7 @@ def tokenize_command(
     from ffilab.text import pipeline
 
     opts = pipeline.TokenizeOptions(input, out, route, batch_size, workers, engine, scheduler, profile, limit)
-    try:
-        pipeline.run_cli(opts, console)
-    except pipeline.UsageError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    except (ValueError, TypeError, OSError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+    _run_feature(lambda: pipeline.run_cli(opts, console), pipeline.UsageError)
 
 
 @app.command("compare")
