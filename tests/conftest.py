@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -40,6 +42,17 @@ def load_route(name: str) -> ModuleType:
         return ffilab.route(name)
     except ffilab.RouteUnavailable as exc:
         pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """ffilab's cache directory ($FFILAB_CACHE_DIR), shared by every xdist worker of this run (the cache is written atomically)."""
+    root = tmp_path_factory.getbasetemp()
+    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    path = root / "ffilab-cache"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FFILAB_CACHE_DIR", str(path))
+        yield path
 
 
 @pytest.fixture(params=ROUTE_NAMES)

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,16 +25,8 @@ import pytest
 from ffilab.text import corpus
 from ffilab.text.corpus import MIXES, SCHEMA, SOURCES
 
-
-@pytest.fixture(scope="module", autouse=True)
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A cache directory shared by every xdist worker of this run (the cache is written atomically)."""
-    root = tmp_path_factory.getbasetemp()
-    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
-    path = root / "ffilab-cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FFILAB_CACHE_DIR", str(path))
-        yield path
+# Every test of this module builds or reads the word pools in conftest's shared cache directory.
+pytestmark = pytest.mark.usefixtures("shared_cache")
 
 
 # A KJV verse as the bible source writes it: "1 Thessalonians 5:19 Quench not the Spirit."

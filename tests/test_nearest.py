@@ -7,9 +7,7 @@ the real compiled engines, a real Dask LocalCluster, real files written and read
 from __future__ import annotations
 
 import math
-import os
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,17 +40,6 @@ COMPILED = ("fused", "tree")
 # ------------------------------------------------------------------------------------------------
 # Fixtures
 # ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A cache directory shared by every xdist worker of this run (the cache is written atomically)."""
-    root = tmp_path_factory.getbasetemp()
-    root = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
-    path = root / "ffilab-cache"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FFILAB_CACHE_DIR", str(path))
-        yield path
 
 
 @pytest.fixture(scope="module")
