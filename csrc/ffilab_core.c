@@ -13,7 +13,25 @@
 static const double FFL_PI = 3.14159265358979323846;
 static const double FFL_DEG_TO_RAD = 3.14159265358979323846 / 180.0;
 
+/* The call marker (ffl_core_calls in the header): entries into the kernels made by this thread.
+ * Why it exists: ffilab's guard (src/ffilab/_proof.py) checks that an FFI route's kernel call
+ * really ran here, not in Python code that merely holds the library.  Thread-local, so that
+ * threads calling the core at once never share (and bounce) a cache line; initial-exec TLS, so
+ * the count is one add to an %fs-relative address, well under a nanosecond; the module's TLS
+ * is 8 bytes per copy of the core, far within what glibc reserves for dlopen'ed libraries. */
+#if defined(_MSC_VER)
+static __declspec(thread) uint64_t ffl_calls;
+#elif defined(__GNUC__)
+static __thread __attribute__((tls_model("initial-exec"))) uint64_t ffl_calls;
+#else
+static _Thread_local uint64_t ffl_calls;
+#endif
+#define FFL_COUNT_CALL() (++ffl_calls)
+
+uint64_t ffl_core_calls(void) { return ffl_calls; }
+
 int ffl_sum_of_squares(int64_t n, uint64_t *hi, uint64_t *lo) {
+    FFL_COUNT_CALL();
     if (hi == NULL || lo == NULL) return FFL_EINVAL;
     if (n < 0) return FFL_EINVAL;
     if (n > FFL_SUM_OF_SQUARES_MAX_N) return FFL_EOVERFLOW;
@@ -27,15 +45,20 @@ int ffl_sum_of_squares(int64_t n, uint64_t *hi, uint64_t *lo) {
     return FFL_OK;
 }
 
-double ffl_circle_area(double radius) { return FFL_PI * radius * radius; }
+double ffl_circle_area(double radius) {
+    FFL_COUNT_CALL();
+    return FFL_PI * radius * radius;
+}
 
 int ffl_scale_array(double *arr, int64_t n, double factor) {
+    FFL_COUNT_CALL();
     if (n < 0 || (arr == NULL && n > 0)) return FFL_EINVAL;
     for (int64_t i = 0; i < n; i++) arr[i] *= factor;
     return FFL_OK;
 }
 
 double *ffl_compute_distances(const double *points, int64_t n_points) {
+    FFL_COUNT_CALL();
     if (n_points < 0 || (points == NULL && n_points > 0)) return NULL;
     if ((uint64_t)n_points > SIZE_MAX / (2 * sizeof(double))) return NULL;
     /* malloc(0) may return NULL, which would read as failure: always ask for at least one. */
@@ -52,6 +75,7 @@ double *ffl_compute_distances(const double *points, int64_t n_points) {
 void ffl_free(void *p) { free(p); }
 
 int ffl_primes(int64_t n, int64_t **out, int64_t *count) {
+    FFL_COUNT_CALL();
     if (out == NULL || count == NULL) return FFL_EINVAL;
     *out = NULL;
     *count = 0;
@@ -87,6 +111,7 @@ int ffl_primes(int64_t n, int64_t **out, int64_t *count) {
 }
 
 double ffl_fast_sum(const double *a, int64_t n) {
+    FFL_COUNT_CALL();
     double total = 0.0;
     if (a == NULL) return total;
     for (int64_t i = 0; i < n; i++) total += a[i];
@@ -94,6 +119,7 @@ double ffl_fast_sum(const double *a, int64_t n) {
 }
 
 double ffl_fast_dot(const double *a, const double *b, int64_t n) {
+    FFL_COUNT_CALL();
     double total = 0.0;
     if (a == NULL || b == NULL) return total;
     for (int64_t i = 0; i < n; i++) total += a[i] * b[i];
@@ -101,6 +127,7 @@ double ffl_fast_dot(const double *a, const double *b, int64_t n) {
 }
 
 double ffl_fast_norm(const double *a, int64_t n) {
+    FFL_COUNT_CALL();
     double sum_sq = 0.0;
     if (a == NULL) return sum_sq;
     for (int64_t i = 0; i < n; i++) sum_sq += a[i] * a[i];
@@ -108,12 +135,13 @@ double ffl_fast_norm(const double *a, int64_t n) {
 }
 
 int ffl_scale_and_shift(const double *in, double *out, int64_t n, double scale, double shift) {
+    FFL_COUNT_CALL();
     if (n < 0 || ((in == NULL || out == NULL) && n > 0)) return FFL_EINVAL;
     for (int64_t i = 0; i < n; i++) out[i] = in[i] * scale + shift;
     return FFL_OK;
 }
 
-double ffl_haversine(double lat1, double lon1, double lat2, double lon2) {
+static inline double haversine_km(double lat1, double lon1, double lat2, double lon2) {
     double dlat = (lat2 - lat1) * FFL_DEG_TO_RAD;
     double dlon = (lon2 - lon1) * FFL_DEG_TO_RAD;
     double s_lat = sin(dlat / 2.0);
@@ -126,10 +154,16 @@ double ffl_haversine(double lat1, double lon1, double lat2, double lon2) {
     return FFL_EARTH_RADIUS_KM * (2.0 * asin(sqrt(a)));
 }
 
+double ffl_haversine(double lat1, double lon1, double lat2, double lon2) {
+    FFL_COUNT_CALL();
+    return haversine_km(lat1, lon1, lat2, lon2);
+}
+
 int ffl_haversine_many(double lat, double lon, const double *lats, const double *lons, int64_t n,
                        double *out) {
+    FFL_COUNT_CALL();
     if (n < 0 || ((lats == NULL || lons == NULL || out == NULL) && n > 0)) return FFL_EINVAL;
-    for (int64_t i = 0; i < n; i++) out[i] = ffl_haversine(lat, lon, lats[i], lons[i]);
+    for (int64_t i = 0; i < n; i++) out[i] = haversine_km(lat, lon, lats[i], lons[i]);
     return FFL_OK;
 }
 
@@ -157,6 +191,7 @@ static void sift_down(int64_t *heap, int64_t len, int64_t pos, const double *d) 
 
 int ffl_find_nearest_k(double lat, double lon, const double *lats, const double *lons, int64_t n,
                        int64_t k, int64_t *out_idx, double *out_dist) {
+    FFL_COUNT_CALL();
     if (n < 0 || k < 0 || k > n) return FFL_EINVAL;
     if (n > 0 && (lats == NULL || lons == NULL)) return FFL_EINVAL;
     if (k > 0 && (out_idx == NULL || out_dist == NULL)) return FFL_EINVAL;
@@ -164,7 +199,7 @@ int ffl_find_nearest_k(double lat, double lon, const double *lats, const double 
     if ((uint64_t)n > SIZE_MAX / sizeof(double)) return FFL_ENOMEM;
     double *d = (double *)malloc((size_t)n * sizeof(double));
     if (d == NULL) return FFL_ENOMEM;
-    for (int64_t i = 0; i < n; i++) d[i] = ffl_haversine(lat, lon, lats[i], lons[i]);
+    for (int64_t i = 0; i < n; i++) d[i] = haversine_km(lat, lon, lats[i], lons[i]);
 
     /* Keep the k nearest in a bounded max-heap held in out_idx: O(n log k). */
     int64_t *heap = out_idx;
@@ -194,6 +229,7 @@ struct ffl_accumulator {
 };
 
 ffl_accumulator *ffl_acc_new(double initial) {
+    FFL_COUNT_CALL();
     ffl_accumulator *acc = (ffl_accumulator *)malloc(sizeof(ffl_accumulator));
     if (acc == NULL) return NULL;
     acc->total = initial;
@@ -204,6 +240,7 @@ ffl_accumulator *ffl_acc_new(double initial) {
 void ffl_acc_free(ffl_accumulator *acc) { free(acc); }
 
 int ffl_acc_add(ffl_accumulator *acc, double value) {
+    FFL_COUNT_CALL();
     if (acc == NULL) return FFL_EINVAL;
     acc->total += value;
     acc->count += 1;
@@ -211,6 +248,7 @@ int ffl_acc_add(ffl_accumulator *acc, double value) {
 }
 
 double ffl_acc_mean(const ffl_accumulator *acc) {
+    FFL_COUNT_CALL();
     if (acc == NULL || acc->count == 0) return 0.0;
     return acc->total / (double)acc->count;
 }
@@ -274,6 +312,7 @@ FFL_TOKENIZE_KIND(tokenize_ucs4, uint32_t)
 int64_t ffl_tokenize_spans(const void *data, int kind, const int64_t *offsets, int64_t n_texts,
                            const uint8_t *classes, int64_t max_chars, int64_t *spans,
                            uint8_t *is_num, int64_t capacity, int64_t *counts) {
+    FFL_COUNT_CALL();
     if (n_texts < 0 || capacity < 0 || max_chars < 0) return -FFL_EINVAL;
     if (n_texts == 0) return 0;
     if (!offsets || !classes || !counts || (capacity > 0 && (!spans || !is_num)))

@@ -37,6 +37,11 @@ extern "C" {
 #define FFL_PRIMES_MAX_N ((int64_t)2147483647)
 #define FFL_EARTH_RADIUS_KM 6371.0
 
+/* How many times this thread has entered the core's kernels (every ffl_* function below that
+ * computes, not the free/getter helpers).  A call marker for ffilab's guard: an FFI route's
+ * kernel must advance it, proving its work ran in this library (thread-local; costs one add). */
+FFL_API uint64_t ffl_core_calls(void);
+
 /* Sum of i*i for 0 <= i < n, exact: the 128-bit result is returned as (hi << 64) | lo. */
 FFL_API int ffl_sum_of_squares(int64_t n, uint64_t *hi, uint64_t *lo);
 
