@@ -4,8 +4,10 @@ A route is a module ``ffilab.routes.<name>`` exporting every name in :data:`KERN
 route means one folder under ``src/ffilab/routes/`` and one line in :data:`ROUTES` (plus its name
 in the build list of ``CMakeLists.txt`` if it is compiled).
 
-A route that cannot be imported, or that the build skipped, is *unavailable with its reason*.
-Nothing ever falls back to another route.
+A route that cannot be imported, or that the build skipped, is *unavailable with its reason*, and
+so is one that cannot run the code its kind claims here (a compiled route whose kernels are Python
+code, an FFI route whose calls never enter the C library, the JIT route with ``NUMBA_DISABLE_JIT=1``:
+:func:`routes` asks :mod:`ffilab._proof`).  Nothing ever falls back to another route.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from importlib import resources
 from types import ModuleType
 from typing import Any
 
-__all__ = ["KERNELS", "ROUTES", "RouteInfo", "RouteSpec", "RouteUnavailable", "build_info", "route", "routes"]
+__all__ = ["KERNELS", "ROUTES", "ROUTES_BY_NAME", "RouteInfo", "RouteSpec", "RouteUnavailable", "build_info", "route", "routes"]
 
 #: The names every route module exports, in the order the lesson introduces them.
 KERNELS: tuple[str, ...] = (
@@ -81,7 +83,9 @@ ROUTES: tuple[RouteSpec, ...] = (
 )
 # fmt: on
 
-_SPECS = {spec.name: spec for spec in ROUTES}
+#: The registry lines by route name.
+ROUTES_BY_NAME: dict[str, RouteSpec] = {spec.name: spec for spec in ROUTES}
+_SPECS = ROUTES_BY_NAME
 
 
 @functools.cache
@@ -127,11 +131,34 @@ def route(name: str) -> ModuleType:
     return loaded
 
 
-def routes() -> list[RouteInfo]:
-    """Return every registered route with its availability on this installation."""
+@functools.cache
+def _proof_problem(name: str) -> str:
+    from ffilab import _proof
+
+    try:
+        problem = _proof.route_problem(name)
+    except Exception as exc:  # a proof that cannot run proves nothing: unavailable, with why
+        problem = f"its proof failed: {type(exc).__name__}: {exc}"
+    return f"not really compiled: {problem}" if problem else ""
+
+
+def routes(prove: bool = True) -> list[RouteInfo]:
+    """Return every registered route with its availability on this installation.
+
+    Parameters
+    ----------
+    prove : bool, default True
+        Also prove that each importable route runs the code its kind claims
+        (:func:`ffilab._proof.route_problem`: compiled kernels, calls that enter the C core,
+        Numba kernels compiled in nopython mode); a route that fails is unavailable with the
+        reason.  The proof calls every kernel once with small arguments (the JIT route compiles
+        or loads them from its cache) and is made once per process.
+    """
     out = []
     for spec in ROUTES:
         loaded = _load(spec.name)
         reason = loaded if isinstance(loaded, str) else ""
+        if not reason and prove:
+            reason = _proof_problem(spec.name)
         out.append(RouteInfo(spec.name, spec.kind, spec.built_from, not reason, reason))
     return out

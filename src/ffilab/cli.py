@@ -206,7 +206,8 @@ def bench_command(
         return
     _print_bench(results)
     console.print(f"results: {out_path} (pyperf suite: {pyperf_path}); `ffilab report {out_path}` renders them")
-    if any(str(r["status"]).startswith(("fails", "not really")) for r in results["throughput"] + results["overhead"]):
+    if any(str(r["status"]).startswith("fails") or "not really compiled" in str(r["status"])
+           for r in results["throughput"] + results["overhead"]):
         raise typer.Exit(1)
 
 

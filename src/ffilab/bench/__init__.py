@@ -4,8 +4,9 @@ How it measures (the reasons users can trust the numbers):
 
 * every route's result on each benchmark input is first checked against the reference with the
   bounds of :mod:`ffilab.verify`; a route that disagrees is reported as failing and not timed;
-* a route declared compiled whose kernels turn out to be Python functions is refused, and so is
-  a JIT route whose kernels call no compiled (nopython) Numba function;
+* a route that does not run the code its kind claims is refused (:mod:`ffilab._proof`): a
+  compiled route whose kernels are Python code, an FFI route whose calls never enter the C core,
+  a JIT route whose kernels compile no nopython Numba function;
 * overhead and throughput run under pyperf: worker processes, loop calibration, warm-ups
   (:mod:`ffilab.bench._pyperf_script`); the timer is CPU time by default (``--timer wall``
   otherwise); medians are reported with the interquartile range, and a spread of 10 % or more of
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import inspect
 import json
 import os
 import platform
@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 import ffilab
-from ffilab import _registry, stats
+from ffilab import _proof, _registry, stats
 from ffilab.bench._jit import first_call_costs
 from ffilab.bench.workloads import OVERHEAD_CALLS, SWEEP_KERNELS, VARIANTS, throughput_workloads
 from ffilab.verify import compare_results
@@ -104,50 +104,13 @@ def apply_closed_form_guard(row: dict[str, Any], samples_2n: list[float]) -> Non
 
 
 def compiled_problem(name: str, module: Any = None) -> str:
-    """Return why a route registered as compiled is not really compiled here ("" if it is).
+    """Return why a route does not run the code its registry kind claims ("" if it does).
 
-    An extension route's kernels must come from a compiled module file.  An FFI route (ctypes,
-    cffi) legitimately wraps foreign functions in Python, so it must hold a foreign library and
-    must not import the pure-Python reference.  A JIT route (kind ``"JIT"``) is compiled at run
-    time, not at build time: every kernel's Python code must call a nopython Numba dispatcher,
-    and the route must not use the reference (:func:`ffilab.bench._jit.jit_problem`).  Other
-    routes (python, numpy) claim no compiled code: "".
+    The proof is :func:`ffilab._proof.route_problem`: decided from what runs (the kernel
+    objects' types, a call that must advance the C core's call marker, Numba dispatchers that
+    compiled a nopython signature when called), never from names.
     """
-    spec = next(s for s in _registry.ROUTES if s.name == name)
-    if spec.kind == "JIT":
-        from ffilab.bench._jit import jit_problem
-
-        return jit_problem(ffilab.route(name) if module is None else module)
-    if not spec.compiled:
-        return ""
-    if module is None:
-        module = ffilab.route(name)
-    if _calls_foreign_code(module):
-        source = inspect.getsource(module)
-        if "ffilab.routes.python" in source or "routes import python" in source:
-            return "its module imports the pure-Python reference"
-        return ""
-    for kernel in ffilab.KERNELS:
-        home = importlib.import_module(getattr(module, kernel).__module__)
-        home_file = str(getattr(home, "__file__", ""))
-        if not home_file.endswith((".so", ".pyd")):
-            return f"{kernel} comes from {home_file or home.__name__}, not from a compiled module"
-    return ""
-
-
-def _calls_foreign_code(module: Any) -> bool:
-    import ctypes
-
-    lib = getattr(module, "_lib", None) or getattr(module, "lib", None)
-    if isinstance(lib, ctypes.CDLL):
-        return True
-    try:
-        import cffi
-
-        ffi = getattr(module, "ffi", None)
-        return isinstance(ffi, cffi.FFI) or type(ffi).__name__ == "FFI"
-    except ImportError:
-        return False
+    return _proof.route_problem(name, module)
 
 
 def crossovers(scaling: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -334,12 +297,9 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
         raise KeyError(f"unknown route(s): {', '.join(sorted(unknown))}")
     if "python" not in wanted:
         wanted = ["python", *wanted]  # speedups are against the reference, measured in this run
+    # ffilab.routes() proves every route (ffilab._proof): one that does not run the code its
+    # kind claims is unavailable with "not really compiled: <why>" and never timed.
     status = {i.name: ("ok" if i.available else f"unavailable: {i.reason}") for i in infos}
-    for name in wanted:
-        if status[name] == "ok":
-            problem = compiled_problem(name)
-            if problem:
-                status[name] = f"not really compiled: {problem}"
     names = [n for n in wanted if status[n] == "ok"]
     problems = _verify_workloads(names, config, progress)
 
