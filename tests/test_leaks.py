@@ -130,7 +130,7 @@ def _paths(kernel: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     good: list[tuple[Any, ...]] = []
     bad: list[tuple[Any, ...]] = []
     for case in CASES:
-        if case.kernel != kernel or case.oracle is not None:
+        if case.kernel != kernel or case.oracle is not None or case.stateful:
             continue
         if case.scenario is not None:  # Accumulator: the scenario creates, uses and drops one
             (good if case.raises is None else bad).append((case, None, None))

@@ -32,9 +32,19 @@ positional-only (a keyword call is a TypeError) in every route, the reference in
 the C API route can take it with ``METH_O``, the cheapest calling convention.  Every other argument
 may be passed by keyword, under the reference's names.
 
+Order of the checks, the same in every route: first every conversion that can run Python code
+(a real's ``__float__``, an integer's ``__index__``), in argument order; then the arrays, in
+argument order; last the ranges that depend on an array's length (``k <= n``).  A conversion may
+make an array read-only, resize it or raise: checking the arrays after it means no route can
+write into, or read past, an array that changed after its check.  Arrays are checked on, and
+used through, their base-class view: a subclass's Python-level ``shape``, ``dtype`` or ``flags``
+may lie, the C struct native code reads cannot.
+
 Real arguments follow ``PyFloat_AsDouble`` exactly, so that the native routes need no rule of
 their own: NumPy complex scalars, which define ``__float__``, are accepted with NumPy's
-``ComplexWarning`` (the imaginary part is dropped), Python's ``complex`` is rejected.
+``ComplexWarning`` (the imaginary part is dropped), Python's ``complex`` is rejected; a float
+subclass is read as its stored value even when it overrides ``__float__``.  Integers follow
+``PyNumber_Index``: an int subclass is its stored value, whatever its ``__index__`` says.
 
 Why reject rather than convert: an in-place kernel that silently converts (float32 to float64,
 strided to contiguous) writes into a temporary copy and the caller's array is never modified.
@@ -79,6 +89,7 @@ __all__ = [
     "check_points",
     "check_same_length",
     "check_k",
+    "check_nearest",
     "check_query",
     "check_texts",
     "char_classes",
@@ -96,7 +107,7 @@ EARTH_RADIUS_KM = 6371.0
 _FLOAT64 = np.dtype(np.float64)
 
 
-def as_index(func: str, name: str, value: Any, *, minimum: int = 0, maximum: int | None = None) -> int:
+def as_index(func: str, name: str, value: Any, *, minimum: int | None = 0, maximum: int | None = None) -> int:
     """Return ``value`` as a Python int, or raise the contract's exception.
 
     Parameters
@@ -105,8 +116,9 @@ def as_index(func: str, name: str, value: Any, *, minimum: int = 0, maximum: int
         Kernel and argument name, used in the error message.
     value : object
         Anything implementing ``__index__``.
-    minimum, maximum : int
-        Inclusive bounds; below ``minimum`` raises ValueError, above ``maximum`` OverflowError.
+    minimum, maximum : int or None
+        Inclusive bounds; below ``minimum`` raises ValueError, above ``maximum`` OverflowError;
+        None checks the conversion alone.
 
     Raises
     ------
@@ -123,7 +135,7 @@ def as_index(func: str, name: str, value: Any, *, minimum: int = 0, maximum: int
         raise TypeError(
             f"{func}: {name} must be an integer, got {type(value).__name__}"
         ) from None
-    if n < minimum:
+    if minimum is not None and n < minimum:
         raise ValueError(f"{func}: {name} must be >= {minimum}, got {_show_int(n)}")
     if maximum is not None and n > maximum:
         raise OverflowError(f"{func}: {name} must be <= {maximum}, got {_show_int(n)}")
@@ -150,9 +162,15 @@ def as_real(func: str, name: str, value: Any) -> float:
     OverflowError
         ``value`` is an int too large for a float.
     """
-    if type(value) is float:
-        return value
     tp = type(value)
+    if tp is float:
+        return value
+    if issubclass(tp, float):
+        # PyFloat_AsDouble reads a float subclass's own value and never calls an overridden
+        # __float__, and every native route converts with it: so does the contract.  (float(x)
+        # would call the override: F(1.0) with a __float__ returning 42.0 gave two answers.)
+        # float.__float__ unbound returns that stored value, whatever the subclass defines.
+        return float.__float__(value)
     if hasattr(tp, "__float__") or hasattr(tp, "__index__"):
         try:
             return float(value if hasattr(tp, "__float__") else operator.index(value))
@@ -165,6 +183,25 @@ def _describe(arr: Any) -> str:
     if isinstance(arr, np.ndarray):
         return f"{arr.dtype} array of shape {arr.shape}"
     return type(arr).__name__
+
+
+def _plain_view(func: str, name: str, arr: Any, what: str) -> np.ndarray:
+    """Return the base-class ndarray view of ``arr``'s memory, or raise TypeError.
+
+    Why: a subclass can redefine ``shape``, ``dtype``, ``flags``, ``strides``, ``size``,
+    ``ctypes`` or ``__len__`` as properties that say anything, while native code reads the
+    array's C struct.  Everything is checked on, and taken from, this view, never the object:
+    a wrapper that checked the object and then handed C its buffer with the *claimed* length
+    read past the end of the memory.  ``type()`` (not ``isinstance``, which a ``__class__``
+    property can fool) decides what the object is; ``np.ndarray.view`` unbound cannot be
+    overridden and runs no Python code of the subclass.
+    """
+    tp = type(arr)
+    if tp is np.ndarray:
+        return arr
+    if not issubclass(tp, np.ndarray):
+        raise TypeError(f"{func}: {name} must be {what}, got {tp.__name__}")
+    return np.ndarray.view(arr, np.ndarray)
 
 
 def check_array(func: str, name: str, arr: Any, *, writable: bool = False) -> np.ndarray:
@@ -184,6 +221,7 @@ def check_array(func: str, name: str, arr: Any, *, writable: bool = False) -> np
     numpy.ndarray
         ``arr`` as a base-class ndarray: a view of the same memory, never a copy.  A subclass
         (masked array, matrix) is thereby read and written as its raw data, as native code does.
+        Callers take length, dtype and data pointer from this view only (see ``_plain_view``).
 
     Raises
     ------
@@ -192,33 +230,36 @@ def check_array(func: str, name: str, arr: Any, *, writable: bool = False) -> np
     ValueError
         Not 1-D, not C-contiguous, or read-only when ``writable``.
     """
-    _check_float64(func, name, arr, writable=writable)
-    if arr.ndim != 1:
-        raise ValueError(f"{func}: {name} must be 1-D, got {_describe(arr)}")
-    return np.asarray(arr)
+    raw = _check_float64(func, name, arr, writable=writable)
+    if raw.ndim != 1:
+        raise ValueError(f"{func}: {name} must be 1-D, got {_describe(raw)}")
+    return raw
 
 
 def check_points(func: str, name: str, arr: Any) -> np.ndarray:
-    """Check that ``arr`` is an ``(n, 2)`` C-contiguous native float64 ``numpy.ndarray``."""
-    _check_float64(func, name, arr, writable=False)
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"{func}: {name} must have shape (n, 2), got {_describe(arr)}")
-    return np.asarray(arr)
+    """Check that ``arr`` is an ``(n, 2)`` C-contiguous native float64 ``numpy.ndarray``.
+
+    Returns the base-class view, as :func:`check_array` does.
+    """
+    raw = _check_float64(func, name, arr, writable=False)
+    if raw.ndim != 2 or raw.shape[1] != 2:
+        raise ValueError(f"{func}: {name} must have shape (n, 2), got {_describe(raw)}")
+    return raw
 
 
-def _check_float64(func: str, name: str, arr: Any, *, writable: bool) -> None:
+def _check_float64(func: str, name: str, arr: Any, *, writable: bool) -> np.ndarray:
     what = "a writable C-contiguous float64 array" if writable else "a C-contiguous float64 array"
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"{func}: {name} must be {what}, got {_describe(arr)}")
-    if arr.dtype != _FLOAT64:
-        raise TypeError(f"{func}: {name} must be {what}, got {_describe(arr)}")
-    if not arr.flags.c_contiguous:
+    raw = _plain_view(func, name, arr, what)
+    if raw.dtype != _FLOAT64:
+        raise TypeError(f"{func}: {name} must be {what}, got {_describe(raw)}")
+    if not raw.flags.c_contiguous:
         raise ValueError(f"{func}: {name} must be {what}, got a non-contiguous array")
-    if not arr.flags.aligned:
+    if not raw.flags.aligned:
         # Reading a misaligned double through double* is undefined behaviour in C.
         raise ValueError(f"{func}: {name} must be {what}, got a misaligned array")
-    if writable and not arr.flags.writeable:
+    if writable and not raw.flags.writeable:
         raise ValueError(f"{func}: {name} must be {what}, got a read-only array")
+    return raw
 
 
 def check_same_length(func: str, a: np.ndarray, b: np.ndarray, names: str = "a and b") -> None:
@@ -227,20 +268,43 @@ def check_same_length(func: str, a: np.ndarray, b: np.ndarray, names: str = "a a
         raise ValueError(f"{func}: {names} must have the same length, got {a.shape[0]} and {b.shape[0]}")
 
 
-def check_query(func: str, lat: Any, lon: Any, lats: Any, lons: Any) -> tuple[float, float]:
+def check_query(func: str, lat: Any, lon: Any, lats: Any, lons: Any) -> tuple[float, float, np.ndarray, np.ndarray]:
     """Check the arguments shared by the many-point haversine kernels, in the reference's order.
+
+    The query point is converted first: its ``__float__`` may run Python code that changes
+    ``lats`` or ``lons``, so the arrays are checked only after every conversion.
 
     Returns
     -------
     lat, lon : float
-        The query point as floats (``lats`` and ``lons`` are checked, never copied).
+        The query point as floats.
+    lats, lons : numpy.ndarray
+        The checked base-class views (never copies).
     """
     lat0 = as_real(func, "lat", lat)
     lon0 = as_real(func, "lon", lon)
-    check_array(func, "lats", lats)
-    check_array(func, "lons", lons)
-    check_same_length(func, lats, lons, "lats and lons")
-    return lat0, lon0
+    raw_lats = check_array(func, "lats", lats)
+    raw_lons = check_array(func, "lons", lons)
+    check_same_length(func, raw_lats, raw_lons, "lats and lons")
+    return lat0, lon0, raw_lats, raw_lons
+
+
+def check_nearest(
+    func: str, lat: Any, lon: Any, lats: Any, lons: Any, k: Any
+) -> tuple[float, float, np.ndarray, np.ndarray, int]:
+    """Check the arguments of ``find_nearest_k`` in the order every route follows.
+
+    Every conversion that can run Python code (``lat``, ``lon``, then ``k``'s ``__index__``)
+    comes before the arrays are checked; ``k``'s range (``0 <= k <= n``, ValueError) is checked
+    last, once ``n`` is known.
+    """
+    lat0 = as_real(func, "lat", lat)
+    lon0 = as_real(func, "lon", lon)
+    kk = as_index(func, "k", k, minimum=None)  # the conversion alone: TypeError
+    raw_lats = check_array(func, "lats", lats)
+    raw_lons = check_array(func, "lons", lons)
+    check_same_length(func, raw_lats, raw_lons, "lats and lons")
+    return lat0, lon0, raw_lats, raw_lons, check_k(func, kk, raw_lats.shape[0])
 
 
 def check_k(func: str, k: Any, n: int) -> int:

@@ -24,19 +24,20 @@ a free tolerance:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from ffilab import contract
 
-__all__ = ["CASES", "Case", "Outcome", "check_case", "compare_results", "run_case"]
+__all__ = ["CASES", "Case", "ConversionError", "LyingFloat", "LyingInt", "Meddler", "Outcome", "check_case", "compare_results", "lying", "plain", "run_case"]
 
 EPS = float(np.finfo(np.float64).eps)
 _R = contract.EARTH_RADIUS_KM
@@ -63,6 +64,9 @@ class Case:
         the arguments (e.g. the closed form of ``sum_of_squares``) instead of calling it.
     scenario : callable or None
         For ``Accumulator``: drives an instance and returns what to compare.
+    stateful : bool
+        The call changes its arguments beyond reuse (a conversion that resizes an array or
+        acts once): build fresh arguments for every call, never replay the same ones.
     """
 
     kernel: str
@@ -71,6 +75,7 @@ class Case:
     raises: type[Exception] | None = None
     oracle: Callable[..., Any] | None = None
     scenario: Callable[[Any], Any] | None = None
+    stateful: bool = False
 
     @property
     def id(self) -> str:
@@ -188,6 +193,170 @@ _REAL_GOOD: list[tuple[str, Any]] = [
 ]
 
 
+# --- Objects that lie ---------------------------------------------------------------------------
+#
+# Legal Python objects that are not what they seem.  The contract reads every one of them the way
+# the C API does (``PyFloat_AsDouble``, ``PyNumber_Index``, the array's C struct), so every route
+# must give the reference's answer (or its exception class), never a crash or a second answer.
+
+
+class LyingFloat(float):
+    """A float whose ``__float__`` lies: ``PyFloat_AsDouble`` reads the stored value instead."""
+
+    def __float__(self) -> float:
+        return 42.0
+
+
+class LyingInt(int):
+    """An int whose ``__index__``, ``__int__`` and ``__float__`` lie.
+
+    As an integer argument it is its stored value (``PyNumber_Index`` never calls an int
+    subclass's ``__index__``); as a real, ``PyFloat_AsDouble`` calls ``__float__`` (it is not a
+    float), so it is 42.0.
+    """
+
+    def __index__(self) -> int:
+        return 7
+
+    def __int__(self) -> int:
+        return 7
+
+    def __float__(self) -> float:
+        return 42.0
+
+
+class IndexOnly:
+    """An integer by ``__index__`` alone: a real too (``PyFloat_AsDouble`` falls back to it)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"IndexOnly({self.value})"
+
+
+class IntOnly:
+    """``__int__`` alone: neither an integer argument nor a real for the C API."""
+
+    def __int__(self) -> int:
+        return 3
+
+
+class ConversionError(Exception):
+    """Raised by a conversion below: every route must let it through unchanged."""
+
+
+class Raising:
+    """``__float__`` and ``__index__`` that raise :class:`ConversionError`."""
+
+    def __float__(self) -> float:
+        raise ConversionError("__float__ raised")
+
+    def __index__(self) -> int:
+        raise ConversionError("__index__ raised")
+
+
+class Meddler:
+    """A number whose conversion changes an array the kernel was given (check, then convert, then
+    use: a route that checked the array before converting this would use a stale check).
+
+    ``action`` is ``"readonly"`` (clears the array's writeable flag), ``"grow"`` / ``"shrink"``
+    (resizes it in place, reallocating its memory), or ``"raise"``.
+    """
+
+    def __init__(self, value: float, target: np.ndarray, action: str) -> None:
+        self.value, self.target, self.action = value, target, action
+        self.done = False
+
+    def _meddle(self) -> None:
+        # Once: the case is then one well-defined change, whichever side converts first (the
+        # comparison's own bounds convert the arguments again).
+        if self.done:
+            return
+        self.done = True
+        n = self.target.shape[0]
+        if self.action == "readonly":
+            self.target.flags.writeable = False
+        elif self.action == "grow":
+            self.target.resize(4 * n + 64, refcheck=False)  # realloc: the old memory is freed
+        elif self.action == "shrink":
+            self.target.resize(max(n // 2, 1) if n > 1 else 0, refcheck=False)
+        elif self.action == "raise":
+            raise ConversionError("the conversion raised")
+
+    def __float__(self) -> float:
+        self._meddle()
+        return float(self.value)
+
+    def __index__(self) -> int:
+        self._meddle()
+        return int(self.value)
+
+    def __repr__(self) -> str:
+        return f"Meddler({self.value!r}, {self.action})"
+
+
+#: What each lying ndarray subclass claims: an attribute (or ``__len__``) and its lie.
+_LIES: dict[str, dict[str, Any]] = {
+    "shape-huge": {"shape": (2**26,)},
+    "shape-tiny": {"shape": (1,)},
+    "size-huge": {"size": 2**26},
+    "len-huge": {"__len__": 2**26},
+    "ndim-2": {"ndim": 2},
+    "dtype-float32": {"dtype": np.dtype(np.float32)},
+    "flags-readonly": {"flags": SimpleNamespace(c_contiguous=False, aligned=False, writeable=False, f_contiguous=False)},
+    "strides-16": {"strides": (16,)},
+    "itemsize-4": {"itemsize": 4},
+    "ctypes-null": {"ctypes": SimpleNamespace(data=8, data_as=None, shape=(2**26,))},
+    "nbytes-huge": {"nbytes": 2**29},
+}
+_LIES_OK_FLAGS = SimpleNamespace(c_contiguous=True, aligned=True, writeable=True, f_contiguous=True, owndata=True)
+
+
+@functools.cache
+def _lying_class(lie: str) -> type:
+    attrs = dict(_LIES.get(lie, {}))
+    if lie == "claims-good":  # a bad array claiming to be good in every attribute
+        attrs = {"dtype": np.dtype(np.float64), "flags": _LIES_OK_FLAGS, "ndim": 1, "itemsize": 8}
+    ns: dict[str, Any] = {"__doc__": f"An ndarray subclass that lies: {lie}."}
+    for attr, value in attrs.items():
+        if attr == "__len__":
+            ns[attr] = lambda self, v=value: v
+        else:
+            ns[attr] = property(lambda self, v=value: v)
+    return type(f"Lying[{lie}]", (np.ndarray,), ns)
+
+
+def lying(arr: np.ndarray, lie: str) -> np.ndarray:
+    """Return a view of ``arr`` whose class claims what ``_LIES[lie]`` says (or "claims-good")."""
+    return arr.view(_lying_class(lie))
+
+
+def plain(x: Any) -> Any:
+    """The base-class view of an ndarray (what native code reads); anything else unchanged."""
+    return np.ndarray.view(x, np.ndarray) if isinstance(x, np.ndarray) and type(x) is not np.ndarray else x
+
+
+def _on_plain(kernel: str) -> Callable[..., Any]:
+    """An oracle: the reference on the same arguments with every array as its plain view.
+
+    The lying-array cases are judged by it, so that the reference, too, is held to reading the
+    memory rather than the attributes (compared with itself it could never fail).
+    """
+
+    def oracle(*args: Any, **kwargs: Any) -> Any:
+        from ffilab.routes import python as reference
+
+        args = tuple(plain(a) for a in args)
+        result = getattr(reference, kernel)(*args, **kwargs)
+        return args[0].copy() if kernel == "scale_array" else result
+
+    return oracle
+
+
 #: Named batches for ``tokenize_batch``: what the contract says in examples, and the corners of
 #: NFKC and case folding (ligatures, fullwidth forms, compatibility digits, final sigma, dotted and
 #: dotless i, ß, combining marks, emoji joined by ZWJ, right-to-left and CJK scripts), lone
@@ -256,6 +425,149 @@ def _random_texts(n: int, seed: int) -> list[str]:
 
 def _sos_closed_form(n: int) -> int:
     return n * (n - 1) * (2 * n - 1) // 6
+
+
+class FloatWithIndex(float):
+    """A float subclass with ``__index__``: ``PyNumber_Index`` accepts it as an integer."""
+
+    def __index__(self) -> int:
+        return 4
+
+
+#: Reals that lie, with what the contract makes of them (compared with the reference).
+_REAL_LIARS: list[tuple[str, Callable[[], Any]]] = [
+    ("LyingFloat", lambda: LyingFloat(1.5)),
+    ("LyingInt", lambda: LyingInt(2)),
+    ("IndexOnly", lambda: IndexOnly(3)),
+    ("FloatWithIndex", lambda: FloatWithIndex(2.5)),
+]
+#: Reals and integers the contract refuses, with the class.
+_LIAR_BAD: list[tuple[str, Callable[[], Any], type[Exception]]] = [
+    ("IntOnly", IntOnly, TypeError),
+    ("raising", Raising, ConversionError),
+]
+
+
+def _lying_cases(add: Callable[[Case], None]) -> None:
+    """Objects that lie (see ``LyingFloat`` ... ``Meddler``) in every kernel that takes them."""
+    # Reals: every real parameter of every kernel.
+    real_params: dict[str, Callable[[Any], Args]] = {
+        "circle_area": lambda v: ((v,), {}),
+        "scale_array-factor": lambda v: ((_vec(5), v), {}),
+        "scale_and_shift-scale": lambda v: ((_vec(5), v, 1.0), {}),
+        "scale_and_shift-shift": lambda v: ((_vec(5), 2.0, v), {}),
+        "haversine_distance-lat1": lambda v: ((v, 0.0, 1.0, 1.0), {}),
+        "haversine_distance-lon2": lambda v: ((0.0, 0.0, 1.0, v), {}),
+        "haversine_many-lat": lambda v: ((v, 0.0, _lats(5, 1), _lons(5, 1)), {}),
+        "haversine_many-lon": lambda v: ((0.0, v, _lats(5, 1), _lons(5, 1)), {}),
+        "find_nearest_k-lat": lambda v: ((v, 0.0, _lats(9, 1), _lons(9, 1), 3), {}),
+    }
+    for where, build in real_params.items():
+        kernel, _, param = where.partition("-")
+        tag = f"{param}-" if param else ""
+        for label, mk in _REAL_LIARS:
+            add(Case(kernel, f"lie-{tag}{label}", lambda b=build, mk=mk: b(mk())))
+        for label, mk, exc in _LIAR_BAD:
+            add(Case(kernel, f"lie-{tag}{label}", lambda b=build, mk=mk: b(mk()), raises=exc))
+    for label, mk in _REAL_LIARS[:2]:
+        add(Case("Accumulator", f"lie-initial-{label}", scenario=lambda cls, mk=mk: _acc_states(cls, mk(), [])))
+        add(Case("Accumulator", f"lie-add-{label}", scenario=lambda cls, mk=mk: _acc_states(cls, None, [mk(), 1.0])))
+    for label, mk, exc in _LIAR_BAD:
+        add(Case("Accumulator", f"lie-add-{label}", scenario=lambda cls, mk=mk: cls().add(mk()), raises=exc))
+
+    # Integers: PyNumber_Index reads an int subclass's value; __index__ alone is an integer.
+    int_params: dict[str, Callable[[Any], Args]] = {
+        "sum_of_squares": lambda v: ((v,), {}),
+        "primes": lambda v: ((v,), {}),
+        "find_nearest_k-k": lambda v: ((0.0, 0.0, _lats(9, 2), _lons(9, 2), v), {}),
+    }
+    int_liars: list[tuple[str, Callable[[], Any]]] = [
+        ("LyingInt", lambda: LyingInt(5)),
+        ("IndexOnly", lambda: IndexOnly(6)),
+        ("FloatWithIndex", lambda: FloatWithIndex(2.5)),
+    ]
+    for where, build in int_params.items():
+        kernel, _, param = where.partition("-")
+        tag = f"{param}-" if param else ""
+        for label, mk in int_liars:
+            add(Case(kernel, f"lie-{tag}{label}", lambda b=build, mk=mk: b(mk())))
+        for label, mk, exc in [*_LIAR_BAD, ("LyingFloat", lambda: LyingFloat(3.0), TypeError)]:
+            add(Case(kernel, f"lie-{tag}{label}", lambda b=build, mk=mk: b(mk()), raises=exc))
+
+    # Arrays whose Python-level attributes lie: read from what they are, not what they say.
+    vector_params: dict[str, Callable[[np.ndarray], Args]] = {
+        "scale_array": lambda a: ((a, 2.5), {}),
+        "fast_sum": lambda a: ((a,), {}),
+        "fast_norm": lambda a: ((a,), {}),
+        "fast_dot-a": lambda a: ((a, _vec(plain(a).size, 3)), {}),
+        "fast_dot-b": lambda a: ((_vec(plain(a).size, 3), a), {}),
+        "scale_and_shift": lambda a: ((a, 1.5, -0.5), {}),
+        "haversine_many-lats": lambda a: ((1.0, 2.0, a, _lons(plain(a).size, 4)), {}),
+        "find_nearest_k-lons": lambda a: ((1.0, 2.0, _lats(plain(a).size, 4), a, 3), {}),
+    }
+    for where, build in vector_params.items():
+        kernel, _, param = where.partition("-")
+        tag = f"{param}-" if param else ""
+        for lie in _LIES:
+            add(Case(kernel, f"lie-{tag}{lie}", lambda b=build, lie=lie: b(lying(_vec(7, 8), lie)), oracle=_on_plain(kernel)))
+        # Bad arrays claiming to be good: the truth decides.
+        for label, mk, exc in [
+            ("int64", lambda: np.arange(7, dtype=np.int64), TypeError),
+            ("float32", lambda: _vec(7).astype(np.float32), TypeError),
+            ("stride-2", lambda: _vec(14, 8)[::2], ValueError),
+            ("2-D", lambda: _vec(8).reshape(2, 4), ValueError),
+        ]:
+            add(Case(kernel, f"lie-{tag}claims-good-{label}", lambda b=build, mk=mk: b(lying(mk(), "claims-good")), raises=exc))
+    add(Case("scale_array", "lie-claims-good-readonly", lambda: ((lying(_readonly(_vec(7)), "claims-good"), 2.0), {}), raises=ValueError))
+    for lie in ("shape-huge", "size-huge", "len-huge", "ctypes-null", "dtype-float32"):
+        add(Case("compute_distances", f"lie-{lie}", lambda lie=lie: ((lying(_vec(8).reshape(4, 2), lie),), {}), oracle=_on_plain("compute_distances")))
+    add(Case("compute_distances", "lie-claims-good-(n,3)", lambda: ((lying(_vec(9).reshape(3, 3), "claims-good"),), {}), raises=ValueError))
+
+    # Check, then convert, then use: a conversion changes an array the kernel was given.
+    def meddle(kernel: str, action: str) -> Callable[[], Args]:
+        def make() -> Args:
+            a = np.array(_vec(6, 11))  # owns its memory, so it can be resized
+            if kernel == "scale_array":
+                return (a, Meddler(2.0, a, action)), {}
+            if kernel == "scale_and_shift":
+                return (a, 2.0, Meddler(1.0, a, action)), {}
+            lons = np.array(_lons(6, 12))
+            if kernel == "haversine_many":
+                return (Meddler(1.0, a, action), 2.0, a, lons), {}
+            return (1.0, 2.0, a, lons, Meddler(2, lons, action)), {}  # find_nearest_k: k meddles
+
+        return make
+
+    expected: dict[str, type[Exception] | None] = {"readonly": None, "grow": None, "shrink": None, "raise": ConversionError}
+    for kernel in ("scale_array", "scale_and_shift", "haversine_many", "find_nearest_k"):
+        for action, exc in expected.items():
+            if kernel == "scale_array" and action == "readonly":
+                exc = ValueError  # the array is checked after the conversion made it read-only
+            if kernel in ("haversine_many", "find_nearest_k") and action in ("grow", "shrink"):
+                exc = ValueError  # one array resized: lats and lons differ in length
+            add(Case(kernel, f"meddle-{action}", meddle(kernel, action), raises=exc,
+                     oracle=None if exc else _fresh_reference(kernel), stateful=True))
+
+
+def _fresh_reference(kernel: str) -> Callable[..., Any]:
+    """An oracle running the reference on its own fresh arguments (they change during the call)."""
+
+    def oracle(*args: Any, **kwargs: Any) -> Any:
+        from ffilab.routes import python as reference
+
+        result = getattr(reference, kernel)(*args, **kwargs)
+        return plain(args[0]).copy() if kernel == "scale_array" else result
+
+    return oracle
+
+
+def _acc_states(cls: Any, initial: Any, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+    acc = cls() if initial is None else cls(initial)
+    seen = [(acc.count, acc.total, acc.mean(), repr(acc))]
+    for v in values:
+        acc.add(v)
+        seen.append((acc.count, acc.total, acc.mean(), repr(acc)))
+    return seen
 
 
 def _cases() -> list[Case]:
@@ -449,6 +761,8 @@ def _cases() -> list[Case]:
         add(Case("tokenize_batch", f"bad-{label}", lambda v=value: ((v() if callable(v) else v,), {}), raises=TypeError))
     add(Case("tokenize_batch", "bad-keyword-texts", lambda: ((), {"texts": ["a"]}), raises=TypeError))
 
+    _lying_cases(add)
+
     # Calling convention: single-argument kernels are positional-only, the others take keywords.
     pos_only = {
         "sum_of_squares": ("n", 5), "circle_area": ("radius", 2.0), "primes": ("n", 10),
@@ -514,7 +828,8 @@ def _array_tols(kernel: str, want: np.ndarray, args: tuple[Any, ...]) -> np.ndar
 
 
 def _compare_arrays(kernel: str, got: Any, want: np.ndarray, args: tuple[Any, ...]) -> str:
-    if not isinstance(got, np.ndarray):
+    if type(got) is not np.ndarray:
+        # Exactly ndarray: a subclass result could redefine the attributes compared below.
         return f"returned {type(got).__name__}, the reference an ndarray"
     if got.dtype != want.dtype or got.shape != want.shape:
         return f"returned {got.dtype}{got.shape}, the reference {want.dtype}{want.shape}"
@@ -644,7 +959,7 @@ def _invoke(module: ModuleType, case: Case) -> tuple[Any, tuple[Any, ...]]:
         # The in-place kernel's observable result is the caller's array, not the return value.
         if result is not None:
             raise AssertionError(f"scale_array returned {result!r}, expected None")
-        return args[0], args
+        return plain(args[0]), args
     return result, args
 
 

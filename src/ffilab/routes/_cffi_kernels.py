@@ -131,9 +131,11 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
 
     def scale_array(arr: np.ndarray, factor: Any) -> None:
         """Multiply the writable float64 array ``arr`` by ``factor`` in place (returns None)."""
-        contract.check_array("scale_array", "arr", arr, writable=True)
         f = contract.as_real("scale_array", "factor", factor)
-        raise_for_status("scale_array", _scale_array(from_buffer(double_array, arr, True), arr.shape[0], f))
+        # Buffer and length come from the contract's checked base-class view, never from `arr`
+        # itself, whose attributes a subclass can redefine.
+        raw = contract.check_array("scale_array", "arr", arr, writable=True)
+        raise_for_status("scale_array", _scale_array(from_buffer(double_array, raw, True), raw.shape[0], f))
 
     def compute_distances(points: np.ndarray, /) -> np.ndarray:
         """Return the distances from the origin of the rows of ``points`` (shape ``(n, 2)``).
@@ -142,12 +144,12 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
         base is an ``ffi.buffer`` that holds an ``ffi.gc`` pointer, whose destructor ``ffl_free``
         runs once, when the last view of the buffer dies.
         """
-        contract.check_points("compute_distances", "points", points)
-        n = points.shape[0]
-        raw = _compute_distances(from_buffer(double_array, points), n)
-        if raw == null:
+        pts = contract.check_points("compute_distances", "points", points)
+        n = pts.shape[0]
+        result = _compute_distances(from_buffer(double_array, pts), n)
+        if result == null:
             raise MemoryError("compute_distances: the C core could not allocate the result")
-        owned = gc(raw, _free)
+        owned = gc(result, _free)
         return np.frombuffer(buffer(owned, n * 8), dtype=np.float64)
 
     def primes(n: Any, /) -> list[int]:
@@ -165,29 +167,29 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
 
     def fast_sum(a: np.ndarray, /) -> float:
         """Return the left-to-right sum of ``a``."""
-        contract.check_array("fast_sum", "a", a)
-        return _fast_sum(from_buffer(double_array, a), a.shape[0])
+        raw = contract.check_array("fast_sum", "a", a)
+        return _fast_sum(from_buffer(double_array, raw), raw.shape[0])
 
     def fast_dot(a: np.ndarray, b: np.ndarray) -> float:
         """Return the dot product of equally long ``a`` and ``b``, accumulated left to right."""
-        contract.check_array("fast_dot", "a", a)
-        contract.check_array("fast_dot", "b", b)
-        contract.check_same_length("fast_dot", a, b)
-        return _fast_dot(from_buffer(double_array, a), from_buffer(double_array, b), a.shape[0])
+        raw_a = contract.check_array("fast_dot", "a", a)
+        raw_b = contract.check_array("fast_dot", "b", b)
+        contract.check_same_length("fast_dot", raw_a, raw_b)
+        return _fast_dot(from_buffer(double_array, raw_a), from_buffer(double_array, raw_b), raw_a.shape[0])
 
     def fast_norm(a: np.ndarray, /) -> float:
         """Return ``sqrt(sum(x * x))`` of ``a`` (no rescaling)."""
-        contract.check_array("fast_norm", "a", a)
-        return _fast_norm(from_buffer(double_array, a), a.shape[0])
+        raw = contract.check_array("fast_norm", "a", a)
+        return _fast_norm(from_buffer(double_array, raw), raw.shape[0])
 
     def scale_and_shift(a: np.ndarray, scale: Any, shift: Any = 0.0) -> np.ndarray:
         """Return a new array ``a * scale + shift``."""
-        contract.check_array("scale_and_shift", "a", a)
         s = contract.as_real("scale_and_shift", "scale", scale)
         t = contract.as_real("scale_and_shift", "shift", shift)
-        n = a.shape[0]
+        raw = contract.check_array("scale_and_shift", "a", a)
+        n = raw.shape[0]
         out = np.empty(n, dtype=np.float64)
-        status = _scale_and_shift(from_buffer(double_array, a), from_buffer(double_array, out, True), n, s, t)
+        status = _scale_and_shift(from_buffer(double_array, raw), from_buffer(double_array, out, True), n, s, t)
         raise_for_status("scale_and_shift", status)
         return out
 
@@ -247,11 +249,11 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
     def haversine_many(lat: Any, lon: Any, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
         """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``."""
         f = "haversine_many"
-        lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
-        n = lats.shape[0]
+        lat0, lon0, raw_lats, raw_lons = contract.check_query(f, lat, lon, lats, lons)
+        n = raw_lats.shape[0]
         out = np.empty(n, dtype=np.float64)
         status = _haversine_many(
-            lat0, lon0, from_buffer(double_array, lats), from_buffer(double_array, lons), n,
+            lat0, lon0, from_buffer(double_array, raw_lats), from_buffer(double_array, raw_lons), n,
             from_buffer(double_array, out, True),
         )
         raise_for_status(f, status)
@@ -265,13 +267,12 @@ def make_kernels(ffi: Any, lib: Any, module: str) -> CffiKernels:
         Ties are broken by the smaller index and NaN distances sort last, as in the reference.
         """
         f = "find_nearest_k"
-        lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
-        n = lats.shape[0]
-        kk = contract.check_k(f, k, n)
+        lat0, lon0, raw_lats, raw_lons, kk = contract.check_nearest(f, lat, lon, lats, lons, k)
+        n = raw_lats.shape[0]
         idx = np.empty(kk, dtype=np.int64)
         dist = np.empty(kk, dtype=np.float64)
         status = _find_nearest_k(
-            lat0, lon0, from_buffer(double_array, lats), from_buffer(double_array, lons), n, kk,
+            lat0, lon0, from_buffer(double_array, raw_lats), from_buffer(double_array, raw_lons), n, kk,
             from_buffer(int64_array, idx, True), from_buffer(double_array, dist, True),
         )
         raise_for_status(f, status)

@@ -107,18 +107,22 @@ static PyObject *show_int(PyObject *n) {
  * *before* any conversion to a C type so that 2**64 + 5 can never wrap around to 5.  Values
  * below 0 raise ValueError; above maximum raise `above_exc` (OverflowError for a contract
  * maximum, ValueError for k > n); `above_what` qualifies the bound in the message. */
+/* operator.index(obj) as a new reference, the "not an integer" TypeError named after the kernel. */
+static PyObject *to_index(const char *func, const char *name, PyObject *obj) {
+    PyObject *n = PyNumber_Index(obj);
+    if (n == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
+        /* Only that TypeError is renamed; anything an __index__ raised itself propagates, as it
+         * does through operator.index in the reference. */
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s: %s must be an integer, got %s", func, name, type_name(obj));
+    }
+    return n;
+}
+
 static int as_index(const char *func, const char *name, PyObject *obj, long long maximum,
                     PyObject *above_exc, const char *above_what, int64_t *out) {
-    PyObject *n = PyNumber_Index(obj);
-    if (n == NULL) {
-        /* Only the "not an integer" TypeError is renamed; anything an __index__ raised itself
-         * propagates, as it does through operator.index in the reference. */
-        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_TypeError, "%s: %s must be an integer, got %s", func, name, type_name(obj));
-        }
-        return -1;
-    }
+    PyObject *n = to_index(func, name, obj);
+    if (n == NULL) return -1;
     int overflow = 0;
     long long value = PyLong_AsLongLongAndOverflow(n, &overflow);
     if (value == -1 && overflow == 0 && PyErr_Occurred()) {
@@ -363,10 +367,12 @@ static PyObject *capi_scale_array(PyObject *Py_UNUSED(module), PyObject *const *
     static const char *const names[] = {"arr", "factor"};
     PyObject *argv[2];
     if (parse_args("scale_array", names, 2, 2, args, nargs, kwnames, argv) < 0) return NULL;
-    PyArrayObject *arr = check_array("scale_array", "arr", argv[0], 1, SHAPE_VECTOR);
-    if (arr == NULL) return NULL;
+    /* The conversion first: factor's __float__ may run Python code that makes arr read-only or
+     * resizes it, and a check made before it would no longer hold (contract: order of checks). */
     double factor;
     if (as_real("scale_array", "factor", argv[1], &factor) < 0) return NULL;
+    PyArrayObject *arr = check_array("scale_array", "arr", argv[0], 1, SHAPE_VECTOR);
+    if (arr == NULL) return NULL;
     double *data = (double *)PyArray_DATA(arr);
     int64_t n = (int64_t)PyArray_DIM(arr, 0);
     int status;
@@ -655,11 +661,12 @@ static PyObject *capi_scale_and_shift(PyObject *Py_UNUSED(module), PyObject *con
     static const char *const names[] = {"a", "scale", "shift"};
     PyObject *argv[3];
     if (parse_args("scale_and_shift", names, 2, 3, args, nargs, kwnames, argv) < 0) return NULL;
-    PyArrayObject *a = check_array("scale_and_shift", "a", argv[0], 0, SHAPE_VECTOR);
-    if (a == NULL) return NULL;
+    /* The conversions first (they may run Python code that changes a), then the array. */
     double scale, shift = 0.0;
     if (as_real("scale_and_shift", "scale", argv[1], &scale) < 0) return NULL;
     if (argv[2] != NULL && as_real("scale_and_shift", "shift", argv[2], &shift) < 0) return NULL;
+    PyArrayObject *a = check_array("scale_and_shift", "a", argv[0], 0, SHAPE_VECTOR);
+    if (a == NULL) return NULL;
     npy_intp n = PyArray_DIM(a, 0);
     PyArrayObject *out = new_vector(n, NPY_DOUBLE);
     if (out == NULL) return NULL;
@@ -810,16 +817,23 @@ static PyObject *capi_find_nearest_k(PyObject *Py_UNUSED(module), PyObject *cons
     double lat, lon;
     if (as_real(f, "lat", argv[0], &lat) < 0) return NULL;
     if (as_real(f, "lon", argv[1], &lon) < 0) return NULL;
+    /* k's __index__ may run Python code that changes the arrays: convert it before they are
+     * checked, and check its range, which needs their length, after (contract.check_nearest). */
+    PyObject *k_int = to_index(f, "k", argv[4]);
+    if (k_int == NULL) return NULL;
     PyArrayObject *lats = check_array(f, "lats", argv[2], 0, SHAPE_VECTOR);
-    if (lats == NULL) return NULL;
-    PyArrayObject *lons = check_array(f, "lons", argv[3], 0, SHAPE_VECTOR);
-    if (lons == NULL) return NULL;
-    if (check_same_length(f, lats, lons, "lats and lons") < 0) return NULL;
+    PyArrayObject *lons = lats != NULL ? check_array(f, "lons", argv[3], 0, SHAPE_VECTOR) : NULL;
+    if (lons == NULL || check_same_length(f, lats, lons, "lats and lons") < 0) {
+        Py_DECREF(k_int);
+        return NULL;
+    }
     npy_intp n = PyArray_DIM(lats, 0);
     int64_t k;
-    /* contract.check_k: k has no maximum of its own, so any k > n (however large) is ValueError. */
-    if (as_index(f, "k", argv[4], (long long)n, PyExc_ValueError, " (the number of points)", &k) < 0)
-        return NULL;
+    /* contract.check_k: k has no maximum of its own, so any k > n (however large) is ValueError.
+     * k_int is an exact int: converting it again runs no Python code. */
+    int k_status = as_index(f, "k", k_int, (long long)n, PyExc_ValueError, " (the number of points)", &k);
+    Py_DECREF(k_int);
+    if (k_status < 0) return NULL;
 
     PyObject *result = NULL;
     PyArrayObject *idx = new_vector((npy_intp)k, NPY_INT64);

@@ -101,9 +101,11 @@ def circle_area(radius: float, /) -> float:
 
 def scale_array(arr: np.ndarray, factor: float) -> None:
     """Multiply the writable float64 array ``arr`` by ``factor`` in place."""
-    contract.check_array("scale_array", "arr", arr, writable=True)
     f = contract.as_real("scale_array", "factor", factor)
-    raise_for_status("scale_array", _scale_array(arr.ctypes.data, arr.shape[0], f))
+    # Length and address come from the contract's checked base-class view, never from `arr`
+    # itself, whose attributes a subclass can redefine.
+    raw = contract.check_array("scale_array", "arr", arr, writable=True)
+    raise_for_status("scale_array", _scale_array(raw.ctypes.data, raw.shape[0], f))
 
 
 def compute_distances(points: np.ndarray, /) -> np.ndarray:
@@ -113,9 +115,9 @@ def compute_distances(points: np.ndarray, /) -> np.ndarray:
     array's base is a ctypes array over that memory, and a finalizer on it calls ``ffl_free``
     when the last view of the buffer dies.
     """
-    contract.check_points("compute_distances", "points", points)
-    n = points.shape[0]
-    address = _compute_distances(points.ctypes.data, n)
+    raw = contract.check_points("compute_distances", "points", points)
+    n = raw.shape[0]
+    address = _compute_distances(raw.ctypes.data, n)
     if not address:
         raise MemoryError("compute_distances: the C core could not allocate the result")
     owner = (c_double * n).from_address(address)
@@ -137,31 +139,31 @@ def primes(n: int, /) -> list[int]:
 
 def fast_sum(a: np.ndarray, /) -> float:
     """Return the left-to-right sum of ``a``."""
-    contract.check_array("fast_sum", "a", a)
-    return _fast_sum(a.ctypes.data, a.shape[0])
+    raw = contract.check_array("fast_sum", "a", a)
+    return _fast_sum(raw.ctypes.data, raw.shape[0])
 
 
 def fast_dot(a: np.ndarray, b: np.ndarray) -> float:
     """Return the dot product of equally long ``a`` and ``b``."""
-    contract.check_array("fast_dot", "a", a)
-    contract.check_array("fast_dot", "b", b)
-    contract.check_same_length("fast_dot", a, b)
-    return _fast_dot(a.ctypes.data, b.ctypes.data, a.shape[0])
+    raw_a = contract.check_array("fast_dot", "a", a)
+    raw_b = contract.check_array("fast_dot", "b", b)
+    contract.check_same_length("fast_dot", raw_a, raw_b)
+    return _fast_dot(raw_a.ctypes.data, raw_b.ctypes.data, raw_a.shape[0])
 
 
 def fast_norm(a: np.ndarray, /) -> float:
     """Return ``sqrt(sum(x * x))`` of ``a``."""
-    contract.check_array("fast_norm", "a", a)
-    return _fast_norm(a.ctypes.data, a.shape[0])
+    raw = contract.check_array("fast_norm", "a", a)
+    return _fast_norm(raw.ctypes.data, raw.shape[0])
 
 
 def scale_and_shift(a: np.ndarray, scale: float, shift: float = 0.0) -> np.ndarray:
     """Return a new array ``a * scale + shift``."""
-    contract.check_array("scale_and_shift", "a", a)
     s = contract.as_real("scale_and_shift", "scale", scale)
     t = contract.as_real("scale_and_shift", "shift", shift)
-    out = np.empty(a.shape[0], dtype=np.float64)
-    raise_for_status("scale_and_shift", _scale_and_shift(a.ctypes.data, out.ctypes.data, a.shape[0], s, t))
+    raw = contract.check_array("scale_and_shift", "a", a)
+    out = np.empty(raw.shape[0], dtype=np.float64)
+    raise_for_status("scale_and_shift", _scale_and_shift(raw.ctypes.data, out.ctypes.data, raw.shape[0], s, t))
     return out
 
 
@@ -218,9 +220,10 @@ def haversine_distance(lat1: float, lon1: float, lat2: float, lon2: float) -> fl
 def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
     """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``."""
     f = "haversine_many"
-    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
-    out = np.empty(lats.shape[0], dtype=np.float64)
-    raise_for_status(f, _haversine_many(lat0, lon0, lats.ctypes.data, lons.ctypes.data, lats.shape[0], out.ctypes.data))
+    lat0, lon0, raw_lats, raw_lons = contract.check_query(f, lat, lon, lats, lons)
+    n = raw_lats.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    raise_for_status(f, _haversine_many(lat0, lon0, raw_lats.ctypes.data, raw_lons.ctypes.data, n, out.ctypes.data))
     return out
 
 
@@ -229,12 +232,11 @@ def find_nearest_k(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(indices, distances)`` of the ``k`` nearest points, nearest first."""
     f = "find_nearest_k"
-    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
-    kk = contract.check_k(f, k, lats.shape[0])
+    lat0, lon0, raw_lats, raw_lons, kk = contract.check_nearest(f, lat, lon, lats, lons, k)
     idx = np.empty(kk, dtype=np.int64)
     dist = np.empty(kk, dtype=np.float64)
     status = _find_nearest_k(
-        lat0, lon0, lats.ctypes.data, lons.ctypes.data, lats.shape[0], kk, idx.ctypes.data, dist.ctypes.data
+        lat0, lon0, raw_lats.ctypes.data, raw_lons.ctypes.data, raw_lats.shape[0], kk, idx.ctypes.data, dist.ctypes.data
     )
     raise_for_status(f, status)
     return idx, dist

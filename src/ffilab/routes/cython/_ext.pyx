@@ -35,7 +35,13 @@ from libc.math cimport M_PI, asin, cos, isnan, sin, sqrt
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 
+cimport numpy as cnp
 import numpy as np
+
+# The array checks read the array's C struct through NumPy's C API (as the capi route does):
+# a Python-level ``arr.dtype`` or ``arr.flags`` costs an attribute lookup and an object each,
+# and an ndarray subclass may redefine them to say anything.
+cnp.import_array()
 
 # The 128-bit accumulator of sum_of_squares.  Cython has no 128-bit type; declaring the C name
 # through an extern ctypedef lets the loop use it as a plain C integer.  It is never converted to
@@ -48,7 +54,6 @@ cdef extern from *:
 # Python int, before anything is converted to a C type, so 2**64 + 5 can never wrap to 5.
 cdef object _SUM_OF_SQUARES_MAX_N = 2**32
 cdef object _PRIMES_MAX_N = 2**31 - 1
-cdef object _FLOAT64 = np.dtype(np.float64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -56,12 +61,12 @@ cdef object _FLOAT64 = np.dtype(np.float64)
 # ---------------------------------------------------------------------------------------------
 
 cdef object _as_index(str func, str name, object value, object minimum, object maximum):
-    """Return ``value`` as a Python int in ``minimum .. maximum`` (``maximum`` None: unbounded)."""
+    """Return ``value`` as a Python int in ``minimum .. maximum`` (None: unbounded)."""
     try:
         n = PyNumber_Index(value)
     except TypeError:
         raise TypeError(f"{func}: {name} must be an integer, got {type(value).__name__}") from None
-    if n < minimum:
+    if minimum is not None and n < minimum:
         raise ValueError(f"{func}: {name} must be >= {minimum}, got {_show_int(n)}")
     if maximum is not None and n > maximum:
         raise OverflowError(f"{func}: {name} must be <= {maximum}, got {_show_int(n)}")
@@ -84,8 +89,9 @@ cdef double _as_real(str func, str name, object value) except? -1.0:
 
 
 cdef str _describe(object arr):
-    if isinstance(arr, np.ndarray):
-        return f"{arr.dtype} array of shape {arr.shape}"
+    if cnp.PyArray_Check(arr):
+        raw = np.ndarray.view(arr, np.ndarray)  # the truth, whatever a subclass's attributes say
+        return f"{raw.dtype} array of shape {raw.shape}"
     return type(arr).__name__
 
 
@@ -95,38 +101,47 @@ cdef str _show_int(object n):
     return str(n) if n.bit_length() <= 256 else f"an integer of {n.bit_length()} bits"
 
 
-cdef int _check_float64(str func, str name, object arr, bint writable) except -1:
-    # Checked before any memoryview is taken: a typed memoryview would accept any buffer and
-    # give other exception classes than the contract's.
+cdef cnp.ndarray _check_float64(str func, str name, object arr, bint writable):
+    """Return ``arr`` as an ndarray after the contract's checks, all on its C struct.
+
+    Checked before the data pointer is taken, in the reference's order, with its classes; an
+    ndarray subclass is read as what its struct says, never through its Python attributes.
+    """
     what = "a writable C-contiguous float64 array" if writable else "a C-contiguous float64 array"
-    if not isinstance(arr, np.ndarray):
+    if not cnp.PyArray_Check(arr):
         raise TypeError(f"{func}: {name} must be {what}, got {_describe(arr)}")
-    if arr.dtype != _FLOAT64:
+    cdef cnp.ndarray a = <cnp.ndarray>arr
+    if cnp.PyArray_TYPE(a) != cnp.NPY_DOUBLE or not cnp.PyArray_ISNOTSWAPPED(a):
         raise TypeError(f"{func}: {name} must be {what}, got {_describe(arr)}")
-    if not arr.flags.c_contiguous:
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
         raise ValueError(f"{func}: {name} must be {what}, got a non-contiguous array")
-    if not arr.flags.aligned:
+    if not cnp.PyArray_ISALIGNED(a):
         # A misaligned double read through double* is undefined behaviour in C.
         raise ValueError(f"{func}: {name} must be {what}, got a misaligned array")
-    if writable and not arr.flags.writeable:
+    if writable and not cnp.PyArray_ISWRITEABLE(a):
         raise ValueError(f"{func}: {name} must be {what}, got a read-only array")
-    return 0
+    return a
 
 
-cdef int _check_array(str func, str name, object arr, bint writable=False) except -1:
-    """Raise unless ``arr`` is a 1-D C-contiguous native float64 ndarray (writable if asked)."""
-    _check_float64(func, name, arr, writable)
-    if arr.ndim != 1:
+cdef cnp.ndarray _check_array(str func, str name, object arr, bint writable=False):
+    """Return ``arr`` if it is a 1-D C-contiguous native float64 ndarray (writable if asked)."""
+    cdef cnp.ndarray a = _check_float64(func, name, arr, writable)
+    if cnp.PyArray_NDIM(a) != 1:
         raise ValueError(f"{func}: {name} must be 1-D, got {_describe(arr)}")
-    return 0
+    return a
 
 
-cdef int _check_same_length(str func, object a, object b, str names) except -1:
-    if a.shape[0] != b.shape[0]:
+cdef int _check_same_length(str func, cnp.ndarray a, cnp.ndarray b, str names) except -1:
+    if cnp.PyArray_DIM(a, 0) != cnp.PyArray_DIM(b, 0):
         raise ValueError(
-            f"{func}: {names} must have the same length, got {a.shape[0]} and {b.shape[0]}"
+            f"{func}: {names} must have the same length, got {cnp.PyArray_DIM(a, 0)} and {cnp.PyArray_DIM(b, 0)}"
         )
     return 0
+
+
+cdef inline cnp.ndarray _new_float64(cnp.npy_intp n):
+    # A fresh C-contiguous float64 array, without the Python-level call of np.empty.
+    return cnp.PyArray_EMPTY(1, &n, cnp.NPY_DOUBLE, 0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,11 +230,12 @@ def scale_array(object arr, object factor):
     OverflowError
         ``factor`` is an int too large for a float.
     """
-    _check_array("scale_array", "arr", arr, True)
+    # The conversion first: factor's __float__ may run Python code that changes arr.
     cdef double f = _as_real("scale_array", "factor", factor)
-    # A writable memoryview of the caller's own buffer: the writes land in ``arr`` itself.
-    cdef double[::1] v = arr
-    cdef Py_ssize_t i, n = v.shape[0]
+    cdef cnp.ndarray a = _check_array("scale_array", "arr", arr, True)
+    # The caller's own buffer: the writes land in ``arr`` itself.
+    cdef double *v = <double *>cnp.PyArray_DATA(a)
+    cdef Py_ssize_t i, n = cnp.PyArray_DIM(a, 0)
     with nogil:
         for i in range(n):
             v[i] = v[i] * f
@@ -246,20 +262,20 @@ def compute_distances(object points, /):
         ``points`` is not C-contiguous or not of shape ``(n, 2)``.
     """
     f = "compute_distances"
-    _check_float64(f, "points", points, False)
-    if points.ndim != 2 or points.shape[1] != 2:
+    cdef cnp.ndarray pts = _check_float64(f, "points", points, False)
+    if cnp.PyArray_NDIM(pts) != 2 or cnp.PyArray_DIM(pts, 1) != 2:
         raise ValueError(f"{f}: points must have shape (n, 2), got {_describe(points)}")
-    cdef const double[:, ::1] p = points
-    cdef Py_ssize_t i, n = p.shape[0]
+    cdef const double *p = <const double *>cnp.PyArray_DATA(pts)
+    cdef Py_ssize_t i, n = cnp.PyArray_DIM(pts, 0)
     # The lesson's C version mallocs the result and hands it over; Cython has no need for a
-    # C-owned buffer: NumPy allocates the array and the loop fills it through a memoryview.
-    out = np.empty(n, dtype=np.float64)
-    cdef double[::1] o = out
+    # C-owned buffer: NumPy allocates the array and the loop fills it.
+    cdef cnp.ndarray out = _new_float64(n)
+    cdef double *o = <double *>cnp.PyArray_DATA(out)
     cdef double x, y
     with nogil:
         for i in range(n):
-            x = p[i, 0]
-            y = p[i, 1]
+            x = p[2 * i]
+            y = p[2 * i + 1]
             o[i] = sqrt(x * x + y * y)
     return out
 
@@ -345,9 +361,9 @@ def fast_sum(object a, /):
     ValueError
         ``a`` is not 1-D or not C-contiguous.
     """
-    _check_array("fast_sum", "a", a)
-    cdef const double[::1] v = a
-    cdef Py_ssize_t i, n = v.shape[0]
+    cdef cnp.ndarray arr = _check_array("fast_sum", "a", a)
+    cdef const double *v = <const double *>cnp.PyArray_DATA(arr)
+    cdef Py_ssize_t i, n = cnp.PyArray_DIM(arr, 0)
     cdef double total = 0.0
     with nogil:
         for i in range(n):
@@ -374,12 +390,12 @@ def fast_dot(object a, object b):
     ValueError
         Not 1-D, not C-contiguous, or of different lengths.
     """
-    _check_array("fast_dot", "a", a)
-    _check_array("fast_dot", "b", b)
-    _check_same_length("fast_dot", a, b, "a and b")
-    cdef const double[::1] va = a
-    cdef const double[::1] vb = b
-    cdef Py_ssize_t i, n = va.shape[0]
+    cdef cnp.ndarray arr_a = _check_array("fast_dot", "a", a)
+    cdef cnp.ndarray arr_b = _check_array("fast_dot", "b", b)
+    _check_same_length("fast_dot", arr_a, arr_b, "a and b")
+    cdef const double *va = <const double *>cnp.PyArray_DATA(arr_a)
+    cdef const double *vb = <const double *>cnp.PyArray_DATA(arr_b)
+    cdef Py_ssize_t i, n = cnp.PyArray_DIM(arr_a, 0)
     cdef double total = 0.0
     with nogil:
         for i in range(n):
@@ -408,9 +424,9 @@ def fast_norm(object a, /):
     ValueError
         ``a`` is not 1-D or not C-contiguous.
     """
-    _check_array("fast_norm", "a", a)
-    cdef const double[::1] v = a
-    cdef Py_ssize_t i, n = v.shape[0]
+    cdef cnp.ndarray arr = _check_array("fast_norm", "a", a)
+    cdef const double *v = <const double *>cnp.PyArray_DATA(arr)
+    cdef Py_ssize_t i, n = cnp.PyArray_DIM(arr, 0)
     cdef double sum_sq = 0.0
     with nogil:
         for i in range(n):
@@ -442,13 +458,14 @@ def scale_and_shift(object a, object scale, object shift=0.0):
     OverflowError
         ``scale`` or ``shift`` is an int too large for a float.
     """
-    _check_array("scale_and_shift", "a", a)
+    # The conversions first: their __float__ may run Python code that changes a.
     cdef double s = _as_real("scale_and_shift", "scale", scale)
     cdef double t = _as_real("scale_and_shift", "shift", shift)
-    cdef const double[::1] v = a
-    cdef Py_ssize_t i, n = v.shape[0]
-    out = np.empty(n, dtype=np.float64)
-    cdef double[::1] o = out
+    cdef cnp.ndarray arr = _check_array("scale_and_shift", "a", a)
+    cdef const double *v = <const double *>cnp.PyArray_DATA(arr)
+    cdef Py_ssize_t i, n = cnp.PyArray_DIM(arr, 0)
+    cdef cnp.ndarray out = _new_float64(n)
+    cdef double *o = <double *>cnp.PyArray_DATA(out)
     with nogil:
         for i in range(n):
             o[i] = v[i] * s + t
@@ -611,14 +628,14 @@ def haversine_many(object lat, object lon, object lats, object lons):
     f = "haversine_many"
     cdef double lat0 = _as_real(f, "lat", lat)
     cdef double lon0 = _as_real(f, "lon", lon)
-    _check_array(f, "lats", lats)
-    _check_array(f, "lons", lons)
-    _check_same_length(f, lats, lons, "lats and lons")
-    cdef const double[::1] la = lats
-    cdef const double[::1] lo = lons
-    cdef Py_ssize_t i, n = la.shape[0]
-    out = np.empty(n, dtype=np.float64)
-    cdef double[::1] o = out
+    cdef cnp.ndarray arr_lats = _check_array(f, "lats", lats)
+    cdef cnp.ndarray arr_lons = _check_array(f, "lons", lons)
+    _check_same_length(f, arr_lats, arr_lons, "lats and lons")
+    cdef const double *la = <const double *>cnp.PyArray_DATA(arr_lats)
+    cdef const double *lo = <const double *>cnp.PyArray_DATA(arr_lons)
+    cdef Py_ssize_t i, n = cnp.PyArray_DIM(arr_lats, 0)
+    cdef cnp.ndarray out = _new_float64(n)
+    cdef double *o = <double *>cnp.PyArray_DATA(out)
     with nogil:
         for i in range(n):
             o[i] = _haversine(lat0, lon0, la[i], lo[i])
@@ -689,24 +706,27 @@ def find_nearest_k(object lat, object lon, object lats, object lons, object k):
     f = "find_nearest_k"
     cdef double lat0 = _as_real(f, "lat", lat)
     cdef double lon0 = _as_real(f, "lon", lon)
-    _check_array(f, "lats", lats)
-    _check_array(f, "lons", lons)
-    _check_same_length(f, lats, lons, "lats and lons")
-    npoints = lats.shape[0]
-    kk_obj = _as_index(f, "k", k, 0, None)
+    # k's __index__ may run Python code that changes the arrays: convert it before they are
+    # checked, check its range (which needs their length) after (contract.check_nearest).
+    kk_obj = _as_index(f, "k", k, None, None)
+    cdef cnp.ndarray arr_lats = _check_array(f, "lats", lats)
+    cdef cnp.ndarray arr_lons = _check_array(f, "lons", lons)
+    _check_same_length(f, arr_lats, arr_lons, "lats and lons")
+    cdef cnp.npy_intp npoints = cnp.PyArray_DIM(arr_lats, 0)
+    if kk_obj < 0:
+        raise ValueError(f"{f}: k must be >= 0, got {_show_int(kk_obj)}")
     if kk_obj > npoints:
         raise ValueError(f"{f}: k must be <= the number of points ({npoints}), got {_show_int(kk_obj)}")
-    cdef int64_t kk = kk_obj
-    cdef const double[::1] la = lats
-    cdef const double[::1] lo = lons
-    cdef int64_t n = la.shape[0]
-    idx = np.empty(kk, dtype=np.int64)
-    dist = np.empty(kk, dtype=np.float64)
+    cdef cnp.npy_intp kk = kk_obj
+    cdef const double *la = <const double *>cnp.PyArray_DATA(arr_lats)
+    cdef const double *lo = <const double *>cnp.PyArray_DATA(arr_lons)
+    cdef int64_t n = npoints
+    cdef cnp.ndarray idx = cnp.PyArray_EMPTY(1, &kk, cnp.NPY_INT64, 0)
+    cdef cnp.ndarray dist = _new_float64(kk)
     if kk == 0:
         return idx, dist
-    cdef int64_t[::1] idx_v = idx
-    cdef double[::1] dist_v = dist
-    cdef int64_t *heap = &idx_v[0]
+    cdef double *dist_v = <double *>cnp.PyArray_DATA(dist)
+    cdef int64_t *heap = <int64_t *>cnp.PyArray_DATA(idx)
     cdef int64_t i, pos, length, tmp
     # n >= k > 0 here, and n doubles already exist in lats, so the size cannot overflow.
     cdef double *d = <double *>malloc(<size_t>n * sizeof(double))

@@ -132,10 +132,10 @@ int64_t as_index(const char *func, const char *name, nb::handle obj, int64_t min
     return static_cast<int64_t>(v.value);
 }
 
-// k of find_nearest_k: below 0 and above n are both ValueError (there is no OverflowError case,
-// as in the reference's contract.check_k).
-int64_t check_k(const char *func, nb::handle obj, int64_t n) {
-    const IndexValue v = to_index(func, "k", obj);
+// k of find_nearest_k, already converted (to_index, before the arrays are checked): below 0 and
+// above n are both ValueError (there is no OverflowError case, as in the reference's
+// contract.check_k).
+int64_t check_k(const char *func, const IndexValue &v, int64_t n) {
     if (v.overflow < 0 || (v.overflow == 0 && v.value < 0)) {
         throw_python(PyExc_ValueError, std::string(func) + ": k must be >= 0, got " + got(v));
     }
@@ -301,8 +301,10 @@ nb::object sum_of_squares(nb::handle n_obj) {
 double circle_area(nb::handle radius) { return ffl_circle_area(as_real("circle_area", "radius", radius)); }
 
 void scale_array(nb::handle arr_obj, nb::handle factor_obj) {
-    PyArrayObject *arr = check_array("scale_array", "arr", arr_obj, /*writable=*/true);
+    // The conversion first: factor's __float__ may run Python code that makes arr read-only or
+    // resizes it, and a check made before it would no longer hold (contract: order of checks).
     const double factor = as_real("scale_array", "factor", factor_obj);
+    PyArrayObject *arr = check_array("scale_array", "arr", arr_obj, /*writable=*/true);
     // The caller's own buffer: checked writable and C-contiguous above, so the write lands there.
     auto *data = static_cast<double *>(PyArray_DATA(arr));
     const int64_t n = length_of(arr);
@@ -376,9 +378,10 @@ double fast_norm(nb::handle a_obj) {
 }
 
 Vector<double> scale_and_shift(nb::handle a_obj, nb::handle scale_obj, nb::handle shift_obj) {
-    PyArrayObject *a = check_array("scale_and_shift", "a", a_obj);
+    // The conversions first (they may run Python code that changes a), then the array.
     const double scale = as_real("scale_and_shift", "scale", scale_obj);
     const double shift = as_real("scale_and_shift", "shift", shift_obj);
+    PyArrayObject *a = check_array("scale_and_shift", "a", a_obj);
     const int64_t n = length_of(a);
     auto out = allocate<double>("scale_and_shift", n);
     int status;
@@ -423,11 +426,14 @@ nb::tuple find_nearest_k(nb::handle lat_obj, nb::handle lon_obj, nb::handle lats
     const char *f = "find_nearest_k";
     const double lat = as_real(f, "lat", lat_obj);
     const double lon = as_real(f, "lon", lon_obj);
+    // k's __index__ may run Python code that changes the arrays: convert it before they are
+    // checked, and check its range, which needs their length, after (contract.check_nearest).
+    const IndexValue k_value = to_index(f, "k", k_obj);
     PyArrayObject *lats = check_array(f, "lats", lats_obj);
     PyArrayObject *lons = check_array(f, "lons", lons_obj);
     check_same_length(f, lats, lons, "lats and lons");
     const int64_t n = length_of(lats);
-    const int64_t k = check_k(f, k_obj, n);
+    const int64_t k = check_k(f, k_value, n);
     auto idx = allocate<int64_t>(f, k);
     auto dist = allocate<double>(f, k);
     int status;

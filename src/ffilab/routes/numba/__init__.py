@@ -153,8 +153,8 @@ def circle_area(radius: float, /) -> float:
 
 def scale_array(arr: np.ndarray, factor: float) -> None:
     """Multiply every element of the writable float64 array ``arr`` by ``factor``, in place."""
-    raw = contract.check_array("scale_array", "arr", arr, writable=True)
-    _scale_array(raw, contract.as_real("scale_array", "factor", factor))
+    f = contract.as_real("scale_array", "factor", factor)
+    _scale_array(contract.check_array("scale_array", "arr", arr, writable=True), f)
 
 
 def compute_distances(points: np.ndarray, /) -> np.ndarray:
@@ -188,10 +188,9 @@ def fast_norm(a: np.ndarray, /) -> float:
 
 def scale_and_shift(a: np.ndarray, scale: float, shift: float = 0.0) -> np.ndarray:
     """Return a new array ``a * scale + shift``."""
-    a = contract.check_array("scale_and_shift", "a", a)
     s = contract.as_real("scale_and_shift", "scale", scale)
     t = contract.as_real("scale_and_shift", "shift", shift)
-    return _scale_and_shift(a, s, t)
+    return _scale_and_shift(contract.check_array("scale_and_shift", "a", a), s, t)
 
 
 class Accumulator:
@@ -248,8 +247,8 @@ def haversine_distance(lat1: float, lon1: float, lat2: float, lon2: float) -> fl
 
 def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
     """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``."""
-    lat0, lon0 = contract.check_query("haversine_many", lat, lon, lats, lons)
-    return _haversine_many(lat0, lon0, np.asarray(lats), np.asarray(lons))
+    lat0, lon0, raw_lats, raw_lons = contract.check_query("haversine_many", lat, lon, lats, lons)
+    return _haversine_many(lat0, lon0, raw_lats, raw_lons)
 
 
 def find_nearest_k(
@@ -269,9 +268,8 @@ def find_nearest_k(
         ``k > len(lats)``, ``k < 0`` or ``lats``/``lons`` of different lengths.
     """
     f = "find_nearest_k"
-    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
-    kk = contract.check_k(f, k, lats.shape[0])
-    return _find_nearest_k(lat0, lon0, np.asarray(lats), np.asarray(lons), kk)  # type: ignore[no-any-return]
+    lat0, lon0, raw_lats, raw_lons, kk = contract.check_nearest(f, lat, lon, lats, lons, k)
+    return _find_nearest_k(lat0, lon0, raw_lats, raw_lons, kk)  # type: ignore[no-any-return]
 
 
 # Code points of the string render_tokens writes: _SEP ends a text (and joins the texts in the

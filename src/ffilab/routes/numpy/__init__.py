@@ -78,8 +78,8 @@ def circle_area(radius: float, /) -> float:
 
 def scale_array(arr: np.ndarray, factor: float) -> None:
     """Multiply the writable float64 array ``arr`` by ``factor`` in place (``arr *= factor``)."""
-    arr = contract.check_array("scale_array", "arr", arr, writable=True)
     f = contract.as_real("scale_array", "factor", factor)
+    arr = contract.check_array("scale_array", "arr", arr, writable=True)
     with np.errstate(all="ignore"):
         arr *= f
 
@@ -143,9 +143,9 @@ def fast_norm(a: np.ndarray, /) -> float:
 
 def scale_and_shift(a: np.ndarray, scale: float, shift: float = 0.0) -> np.ndarray:
     """Return a new array ``a * scale + shift``."""
-    a = contract.check_array("scale_and_shift", "a", a)
     s = contract.as_real("scale_and_shift", "scale", scale)
     t = contract.as_real("scale_and_shift", "shift", shift)
+    a = contract.check_array("scale_and_shift", "a", a)
     with np.errstate(all="ignore"):
         out = a * s
         out += t
@@ -215,8 +215,7 @@ def haversine_distance(lat1: float, lon1: float, lat2: float, lon2: float) -> fl
 def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
     """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``."""
     f = "haversine_many"
-    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
-    lats, lons = np.asarray(lats), np.asarray(lons)  # raw data of a subclass, as native code reads it
+    lat0, lon0, lats, lons = contract.check_query(f, lat, lon, lats, lons)
     return _haversine_arrays(lat0, lon0, lats, lons)
 
 
@@ -229,9 +228,7 @@ def find_nearest_k(
     is then ordered by (NaN last, distance, index) with ``lexsort`` and the first k are kept.
     """
     f = "find_nearest_k"
-    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
-    lats, lons = np.asarray(lats), np.asarray(lons)  # raw data of a subclass, as native code reads it
-    kk = contract.check_k(f, k, lats.shape[0])
+    lat0, lon0, lats, lons, kk = contract.check_nearest(f, lat, lon, lats, lons, k)
     if kk == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     d = _haversine_arrays(lat0, lon0, lats, lons)

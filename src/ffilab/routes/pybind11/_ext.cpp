@@ -153,10 +153,10 @@ int64_t as_index(const char *func, const char *name, py::handle obj, int64_t min
     return static_cast<int64_t>(v.value);
 }
 
-// k of find_nearest_k: below 0 and above n are both ValueError (there is no OverflowError case,
-// as in the reference's contract.check_k).
-int64_t check_k(const char *func, py::handle obj, int64_t n) {
-    const IndexValue v = to_index(func, "k", obj);
+// k of find_nearest_k, already converted (to_index, before the arrays are checked): below 0 and
+// above n are both ValueError (there is no OverflowError case, as in the reference's
+// contract.check_k).
+int64_t check_k(const char *func, const IndexValue &v, int64_t n) {
     if (v.overflow < 0 || (v.overflow == 0 && v.value < 0)) {
         throw_python(PyExc_ValueError, std::string(func) + ": k must be >= 0, got " + got(v));
     }
@@ -271,8 +271,10 @@ py::object sum_of_squares(py::handle n_obj) {
 double circle_area(py::handle radius) { return ffl_circle_area(as_real("circle_area", "radius", radius)); }
 
 void scale_array(py::handle arr_obj, py::handle factor_obj) {
-    py::array arr = check_array("scale_array", "arr", arr_obj, /*writable=*/true);
+    // The conversion first: factor's __float__ may run Python code that makes arr read-only or
+    // resizes it, and a check made before it would no longer hold (contract: order of checks).
     const double factor = as_real("scale_array", "factor", factor_obj);
+    py::array arr = check_array("scale_array", "arr", arr_obj, /*writable=*/true);
     // The caller's own buffer: checked writable and C-contiguous above, so the write lands there.
     auto *data = static_cast<double *>(arr.mutable_data());
     const int64_t n = arr.shape(0);
@@ -348,9 +350,10 @@ double fast_norm(py::handle a_obj) {
 }
 
 py::array_t<double> scale_and_shift(py::handle a_obj, py::handle scale_obj, py::handle shift_obj) {
-    py::array a = check_array("scale_and_shift", "a", a_obj);
+    // The conversions first (they may run Python code that changes a), then the array.
     const double scale = as_real("scale_and_shift", "scale", scale_obj);
     const double shift = as_real("scale_and_shift", "shift", shift_obj);
+    py::array a = check_array("scale_and_shift", "a", a_obj);
     const int64_t n = a.shape(0);
     py::array_t<double> out(static_cast<py::ssize_t>(n));
     double *out_data = out.mutable_data();
@@ -398,11 +401,14 @@ py::tuple find_nearest_k(py::handle lat_obj, py::handle lon_obj, py::handle lats
     const char *f = "find_nearest_k";
     const double lat = as_real(f, "lat", lat_obj);
     const double lon = as_real(f, "lon", lon_obj);
+    // k's __index__ may run Python code that changes the arrays: convert it before they are
+    // checked, and check its range, which needs their length, after (contract.check_nearest).
+    const IndexValue k_value = to_index(f, "k", k_obj);
     py::array lats = check_array(f, "lats", lats_obj);
     py::array lons = check_array(f, "lons", lons_obj);
     check_same_length(f, lats, lons, "lats and lons");
     const int64_t n = lats.shape(0);
-    const int64_t k = check_k(f, k_obj, n);
+    const int64_t k = check_k(f, k_value, n);
     py::array_t<int64_t> idx(static_cast<py::ssize_t>(k));
     py::array_t<double> dist(static_cast<py::ssize_t>(k));
     int64_t *idx_data = idx.mutable_data();

@@ -47,8 +47,9 @@ _Real: TypeAlias = SupportsFloat | SupportsIndex
 def _floats(arr: np.ndarray) -> list[float]:
     # Iterating an ndarray yields numpy.float64 scalars whose arithmetic is several times slower
     # than float's; the lesson's loops run over Python floats, so convert once (exactly).
-    # asarray: a subclass (masked array, matrix) is read as its raw data, as native code reads it.
-    return np.asarray(arr).tolist()
+    # Called on the contract's checked base-class views only: a subclass (masked array, matrix,
+    # one whose attributes lie) is read as its raw data, as native code reads it.
+    return arr.tolist()
 
 
 def sum_of_squares(n: SupportsIndex, /) -> int:
@@ -88,8 +89,8 @@ def circle_area(radius: _Real, /) -> float:
 
 def scale_array(arr: np.ndarray, factor: _Real) -> None:
     """Multiply every element of the writable float64 array ``arr`` by ``factor``, in place."""
-    raw = contract.check_array("scale_array", "arr", arr, writable=True)
     f = contract.as_real("scale_array", "factor", factor)
+    raw = contract.check_array("scale_array", "arr", arr, writable=True)
     values = _floats(raw)
     for i in range(len(values)):
         raw[i] = values[i] * f
@@ -97,9 +98,9 @@ def scale_array(arr: np.ndarray, factor: _Real) -> None:
 
 def compute_distances(points: np.ndarray, /) -> np.ndarray:
     """Return the distance of each row of the ``(n, 2)`` array ``points`` from the origin."""
-    contract.check_points("compute_distances", "points", points)
-    flat = _floats(np.asarray(points).reshape(-1))
-    n = points.shape[0]
+    raw = contract.check_points("compute_distances", "points", points)
+    flat = _floats(raw.reshape(-1))
+    n = raw.shape[0]
     out = np.empty(n, dtype=np.float64)
     for i in range(n):
         x = flat[2 * i]
@@ -128,39 +129,38 @@ def primes(n: SupportsIndex, /) -> list[int]:
 
 def fast_sum(a: np.ndarray, /) -> float:
     """Return the sum of ``a``, accumulated left to right."""
-    contract.check_array("fast_sum", "a", a)
+    raw = contract.check_array("fast_sum", "a", a)
     total = 0.0
-    for x in _floats(a):
+    for x in _floats(raw):
         total += x
     return total
 
 
 def fast_dot(a: np.ndarray, b: np.ndarray) -> float:
     """Return the dot product of equally long ``a`` and ``b``, accumulated left to right."""
-    contract.check_array("fast_dot", "a", a)
-    contract.check_array("fast_dot", "b", b)
-    contract.check_same_length("fast_dot", a, b)
+    raw_a = contract.check_array("fast_dot", "a", a)
+    raw_b = contract.check_array("fast_dot", "b", b)
+    contract.check_same_length("fast_dot", raw_a, raw_b)
     total = 0.0
-    for x, y in zip(_floats(a), _floats(b)):
+    for x, y in zip(_floats(raw_a), _floats(raw_b)):
         total += x * y
     return total
 
 
 def fast_norm(a: np.ndarray, /) -> float:
     """Return the L2 norm ``sqrt(sum(x * x))`` of ``a`` (no rescaling: overflows like C)."""
-    contract.check_array("fast_norm", "a", a)
+    raw = contract.check_array("fast_norm", "a", a)
     sum_sq = 0.0
-    for x in _floats(a):
+    for x in _floats(raw):
         sum_sq += x * x
     return math.sqrt(sum_sq)
 
 
 def scale_and_shift(a: np.ndarray, scale: _Real, shift: _Real = 0.0) -> np.ndarray:
     """Return a new array ``a * scale + shift``."""
-    contract.check_array("scale_and_shift", "a", a)
     s = contract.as_real("scale_and_shift", "scale", scale)
     t = contract.as_real("scale_and_shift", "shift", shift)
-    values = _floats(a)
+    values = _floats(contract.check_array("scale_and_shift", "a", a))
     out = np.empty(len(values), dtype=np.float64)
     for i in range(len(values)):
         out[i] = values[i] * s + t
@@ -247,9 +247,9 @@ def haversine_distance(lat1: _Real, lon1: _Real, lat2: _Real, lon2: _Real) -> fl
 def haversine_many(lat: _Real, lon: _Real, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
     """Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``."""
     f = "haversine_many"
-    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
-    la = _floats(lats)
-    lo = _floats(lons)
+    lat0, lon0, raw_lats, raw_lons = contract.check_query(f, lat, lon, lats, lons)
+    la = _floats(raw_lats)
+    lo = _floats(raw_lons)
     out = np.empty(len(la), dtype=np.float64)
     for i in range(len(la)):
         out[i] = _haversine(lat0, lon0, la[i], lo[i])
@@ -273,10 +273,9 @@ def find_nearest_k(
         ``k > len(lats)``, ``k < 0`` or ``lats``/``lons`` of different lengths.
     """
     f = "find_nearest_k"
-    lat0, lon0 = contract.check_query(f, lat, lon, lats, lons)
-    kk = contract.check_k(f, k, lats.shape[0])
-    la = _floats(lats)
-    lo = _floats(lons)
+    lat0, lon0, raw_lats, raw_lons, kk = contract.check_nearest(f, lat, lon, lats, lons, k)
+    la = _floats(raw_lats)
+    lo = _floats(raw_lons)
     ranked = []
     for i in range(len(la)):
         d = _haversine(lat0, lon0, la[i], lo[i])

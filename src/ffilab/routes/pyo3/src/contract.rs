@@ -32,7 +32,7 @@ fn type_name(obj: &Bound<'_, PyAny>) -> String {
 /// An integer argument after `operator.index`: its value when it fits in an i64, else the side
 /// it overflows on (the range is decided on the Python int, so 2**64 + 5 never wraps to 5), with
 /// the int itself for the message.
-enum Index<'py> {
+pub enum Index<'py> {
     Value(i64),
     Below(Bound<'py, PyAny>),
     Above(Bound<'py, PyAny>),
@@ -59,7 +59,7 @@ impl Index<'_> {
     }
 }
 
-fn to_index<'py>(func: &str, name: &str, obj: &Bound<'py, PyAny>) -> PyResult<Index<'py>> {
+pub fn to_index<'py>(func: &str, name: &str, obj: &Bound<'py, PyAny>) -> PyResult<Index<'py>> {
     let py = obj.py();
     // PyNumber_Index is operator.index: int, bool, NumPy integers, anything with __index__.
     // SAFETY: obj is a live object and we hold the GIL; the result is a new reference or NULL.
@@ -111,9 +111,9 @@ pub fn as_index(func: &str, name: &str, obj: &Bound<'_, PyAny>, maximum: i64) ->
 }
 
 /// `contract.check_k`: `k` of `find_nearest_k` in `0..=n`; both sides are ValueError (k has no
-/// contract maximum of its own, so even 2**64 is "more than the number of points").
-pub fn check_k(func: &str, obj: &Bound<'_, PyAny>, n: usize) -> PyResult<usize> {
-    let index = to_index(func, "k", obj)?;
+/// contract maximum of its own, so even 2**64 is "more than the number of points").  `index` was
+/// converted by [`to_index`] before the arrays were checked (`contract.check_nearest`'s order).
+pub fn check_k(func: &str, index: Index<'_>, n: usize) -> PyResult<usize> {
     match index {
         Index::Value(v) if v >= 0 && (v as u64) <= n as u64 => Ok(v as usize),
         Index::Value(v) if v < 0 => Err(PyValueError::new_err(format!(
@@ -184,12 +184,12 @@ enum Shape {
 /// the memory cannot be freed under it (the caller's reference keeps the array alive even with
 /// the GIL released).
 ///
-/// The data pointer and length are a snapshot, true until Python code runs.  A later argument's
-/// `__float__` or `__index__` is Python code and may resize, reshape or retype the array (the
-/// reference then simply reads the new array); so a kernel that converts arguments after checking
-/// an array calls [`F64Array::recheck`] once the last conversion is done, and takes its slices
-/// from the fresh snapshot.  (Creating the result arrays runs no Python code: ndarray is not a
-/// GC-tracked type, so its allocation cannot start a collection and its finalizers.)
+/// The data pointer and length are a snapshot, true until Python code runs.  An argument's
+/// `__float__` or `__index__` is Python code and may resize, reshape or retype the array; so
+/// every kernel converts all such arguments *before* it checks its arrays (the contract's order
+/// of checks), and no Python code runs between the snapshot and the loop.  (Creating the result
+/// arrays runs no Python code: ndarray is not a GC-tracked type, so its allocation cannot start
+/// a collection and its finalizers.)
 pub struct F64Array<'a, 'py> {
     obj: &'a Bound<'py, PyAny>,
     func: &'static str,
@@ -206,11 +206,6 @@ pub struct F64Array<'a, 'py> {
 impl<'a, 'py> F64Array<'a, 'py> {
     pub fn py(&self) -> Python<'py> {
         self.obj.py()
-    }
-
-    /// The same checks again on the same object, for a fresh snapshot (see the type's doc).
-    pub fn recheck(&self) -> PyResult<Self> {
-        check(self.func, self.name, self.obj, self.writable, self.shape)
     }
 
     /// The buffer as a slice, for the GIL-released loop.

@@ -9,9 +9,9 @@
 //! crate) or Python ints and lists.  There is no Python wrapper layer: `ffilab.routes.pyo3`
 //! re-exports these objects unchanged.
 //!
-//! Pattern of every array kernel: check the arguments in the reference's order and create the
-//! result while holding the GIL; look at the arrays again if a later argument's conversion ran
-//! Python code (`F64Array::recheck`); turn the buffers into slices; then
+//! Pattern of every array kernel: convert the scalar arguments (whose `__float__`/`__index__` may
+//! run Python code that changes an array), then check the arrays, in the reference's order, and
+//! create the result while holding the GIL; turn the buffers into slices; then
 //! `py.detach(|| kernel(slices))`.  `detach` demands a `Send` closure, so the compiler itself
 //! proves that nothing Python-bound (a `Bound`, the `Python` token) can be touched while the GIL
 //! is released; the slices stay valid because this call's arguments keep the arrays alive.
@@ -27,7 +27,7 @@ mod contract;
 mod kernels;
 mod tokenize;
 
-use contract::{as_index, as_real, check_array, check_k, check_points, check_same_length};
+use contract::{as_index, as_real, check_array, check_k, check_points, check_same_length, to_index};
 use tokenize::tokenize_batch;
 
 /// An optional real argument whose default is not `None`.
@@ -188,10 +188,9 @@ fn circle_area(radius: &Bound<'_, PyAny>) -> PyResult<f64> {
 #[pyfunction]
 #[pyo3(signature = (arr, factor))]
 fn scale_array(arr: &Bound<'_, PyAny>, factor: &Bound<'_, PyAny>) -> PyResult<()> {
-    let array = check_array("scale_array", "arr", arr, true)?;
+    // The conversion first: factor's __float__ may be Python code that changes arr.
     let factor = as_real("scale_array", "factor", factor)?;
-    // factor's __float__ may have been Python code that changed arr: take a fresh look.
-    let array = array.recheck()?;
+    let array = check_array("scale_array", "arr", arr, true)?;
     // SAFETY: checked writable above, and this call forms no other view of the buffer.
     let data = unsafe { array.as_mut_slice() };
     arr.py().detach(|| kernels::scale_array(data, factor));
@@ -373,11 +372,10 @@ fn scale_and_shift<'py>(
     shift: Optional<'py>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let f = "scale_and_shift";
-    let input = check_array(f, "a", a, false)?;
+    // The conversions first: __float__ of scale or shift may be Python code that changes a.
     let scale = as_real(f, "scale", scale)?;
     let shift = shift.as_real_or(f, "shift", 0.0)?;
-    // __float__ of scale or shift may have been Python code that changed a: take a fresh look.
-    let input = input.recheck()?;
+    let input = check_array(f, "a", a, false)?;
     let out = new_vector::<f64>(a.py(), input.rows)?;
     // SAFETY: out is fresh and still private to this call.
     let buffer = unsafe { buffer_of(&out) };
@@ -509,23 +507,15 @@ fn find_nearest_k<'py>(
     let f = "find_nearest_k";
     let lat = as_real(f, "lat", lat)?;
     let lon = as_real(f, "lon", lon)?;
+    // k's __index__ may be Python code that changes the arrays: convert it before they are
+    // checked, and check its range, which needs their length, after (contract.check_nearest).
+    let k = to_index(f, "k", k)?;
     let (xlats, xlons) = (
         check_array(f, "lats", lats, false)?,
         check_array(f, "lons", lons, false)?,
     );
     check_same_length(f, &xlats, &xlons, "lats and lons")?;
     let k = check_k(f, k, xlats.rows)?;
-    // k's __index__ may have been Python code that changed the arrays: take a fresh look, and
-    // hold k and the lengths to the contract again (here ValueError rather than the reference's
-    // silently shorter result).
-    let (xlats, xlons) = (xlats.recheck()?, xlons.recheck()?);
-    check_same_length(f, &xlats, &xlons, "lats and lons")?;
-    if k > xlats.rows {
-        return Err(PyValueError::new_err(format!(
-            "{f}: k must be <= the number of points ({}), got {k}",
-            xlats.rows
-        )));
-    }
     let py = lats.py();
     let idx = new_vector::<i64>(py, k)?;
     let dist = new_vector::<f64>(py, k)?;
