@@ -1,4 +1,4 @@
-"""The ``ffilab`` command line: ``routes``, ``verify``, ``bench``, ``report``, ``compare``, ``nearest``, ``corpus`` and ``tokenize``."""
+"""The ``ffilab`` command line: ``routes``, ``verify``, ``bench``, ``report``, ``compare``, ``nearest``, ``corpus``, ``tokenize``, ``advise`` and ``try``."""
 
 from __future__ import annotations
 
@@ -373,6 +373,44 @@ def tokenize_command(
     _run_feature(lambda: pipeline.run_cli(opts, console), pipeline.UsageError)
 
 
+@app.command("advise", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def advise_command(
+    items: Annotated[Optional[list[str]], typer.Argument(help="The program after `--` (python script.py ARGS), or a cProfile file.", show_default=False)] = None,
+    route: Annotated[Optional[list[str]], typer.Option("--route", "-r", help="Tried route(s): numba, cython, mypyc (default: all).")] = None,
+    top: Annotated[int, typer.Option(help="How many hot functions to examine.")] = 3,
+    results: Annotated[Optional[Path], typer.Option(help="An `ffilab bench` results file for the hand-written routes' overheads (default: a quick measurement now).")] = None,
+    confirm: Annotated[bool, typer.Option("--confirm", help="Re-run the program with each verified compiled function swapped in; print the measured overall speedup.")] = False,
+    confirm_runs: Annotated[int, typer.Option(help="Runs per variant for --confirm (median).")] = 3,
+    no_try: Annotated[bool, typer.Option("--no-try", help="Profile and estimate only: run the program once, compile nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Profile your program and say which route would speed it up, by how much overall, and why."""
+    from ffilab.advise import _cli
+
+    _cli.run_advise(items or [], routes=route, top=top, results=results, confirm=confirm, confirm_runs=confirm_runs,
+                    no_try=no_try, as_json=as_json, console=console)
+
+
+@app.command("try", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def try_command(
+    function: Annotated[str, typer.Argument(help="MODULE:FUNCTION (or path/to/file.py:FUNCTION).", show_default=False)],
+    record: Annotated[Optional[list[str]], typer.Argument(help="With --record: the program after `--` whose calls to record.", show_default=False)] = None,
+    args: Annotated[Optional[list[str]], typer.Option("--args", help="A Python expression for one call's arguments (a tuple for several); repeatable.")] = None,
+    do_record: Annotated[bool, typer.Option("--record", help="Record the arguments from a run of the program given after `--`.")] = False,
+    route: Annotated[Optional[list[str]], typer.Option("--route", "-r", help="Tried route(s): numba, cython, mypyc (default: all).")] = None,
+    confirm: Annotated[bool, typer.Option("--confirm", help="With --record: re-run the program with each verified variant swapped in.")] = False,
+    confirm_runs: Annotated[int, typer.Option(help="Runs per variant for --confirm (median).")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Compile one function with Numba, Cython and mypyc; check it on real arguments; time it against the original."""
+    from ffilab.advise import _cli
+
+    if bool(record) != do_record:
+        raise typer.BadParameter("--record needs the program after `--` (ffilab try MOD:FUNC --record -- python script.py), and a program needs --record")
+    _cli.run_try(function, args=args, record=record or [], routes=route, confirm=confirm, confirm_runs=confirm_runs,
+                 as_json=as_json, console=console)
+
+
 @app.command("compare")
 def compare_command(
     a: Annotated[str, typer.Argument(help="The earlier results file.")],
@@ -383,6 +421,24 @@ def compare_command(
     from ffilab.compare import main as compare_main
 
     raise typer.Exit(compare_main(a, b, only_significant=only_significant))
+
+
+@app.command("check")
+def check_command(
+    paths: Annotated[Optional[list[str]], typer.Argument(help="Python files to check; with --run, the script and (after --) its arguments.", show_default=False)] = None,
+    header: Annotated[Optional[list[str]], typer.Option("--header", "-H", help="C header the code calls into (repeatable; default: headers in [tool.ffilab.check]).")] = None,
+    include: Annotated[Optional[list[str]], typer.Option("--include", "-I", help="Extra include directory for the C preprocessor (repeatable).")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Rule code not to report (repeatable).")] = None,
+    config: Annotated[Optional[str], typer.Option("--config", help="pyproject.toml to read [tool.ffilab.check] from (default: the nearest one).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    explain: Annotated[Optional[str], typer.Option("--explain", help="Explain a rule code (e.g. FFI004) and exit.")] = None,
+    run: Annotated[bool, typer.Option("--run", help="Run the script with every ctypes call checked, instead of reading the files.")] = False,
+) -> None:
+    """Check ctypes/cffi code against C headers: undeclared or mistyped functions, wrong buffers, leaks."""
+    from ffilab.check import _cli as check_cli
+
+    opts = check_cli.CheckOptions(paths or [], header or [], include or [], ignore or [], config, as_json, explain, run)
+    raise typer.Exit(check_cli.run(opts))
 
 
 def main() -> None:

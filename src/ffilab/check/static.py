@@ -862,7 +862,7 @@ def _check_arg(path: str, c: _Call, i: int, value: Any, pname: str, ctype: CType
     why = elem_mismatch(elem, pointee)
     if why:
         line, col = _loc(origin, arg_node)
-        made = f", passed at line {c.node.lineno}" if origin is not None and getattr(origin, "lineno", c.node.lineno) != c.node.lineno else ""
+        made = f" (passed at line {c.node.lineno})" if origin is not None and getattr(origin, "lineno", c.node.lineno) != c.node.lineno else ""
         yield Finding(path, line, col, "FFI004", f"{where} gets {what}{made}: {why}")
 
 

@@ -161,6 +161,10 @@ def _scalar_mismatch(py: PyType, c: CType) -> str | None:
     return None
 
 
+def _bare(spelling: str) -> str:
+    return " ".join(w for w in spelling.split() if w not in ("const", "volatile", "restrict"))
+
+
 def elem_mismatch(elem: PyType, pointee: CType) -> str | None:
     """Why data of element type ``elem`` cannot be read as C ``pointee`` (``None`` if it can).
 
@@ -170,16 +174,16 @@ def elem_mismatch(elem: PyType, pointee: CType) -> str | None:
         return None
     if pointee.kind == "pointer":
         if elem.kind in ("int", "float"):
-            return f"{elem.name} is not a pointer, C {pointee.spelling} is"
+            return f"{elem.name} is not a pointer, C {_bare(pointee.spelling)} is"
         return None
     if elem.kind in ("int", "float"):
         if elem.kind != pointee.kind or elem.size != pointee.size:
-            return f"{elem.name} is not C {pointee.spelling}"
+            return f"{elem.name} is not C {_bare(pointee.spelling)}"
         if elem.kind == "int" and elem.signed != pointee.signed and elem.size > 1:
-            return f"{elem.name} is {'signed' if elem.signed else 'unsigned'}, C {pointee.spelling} is not"
+            return f"{elem.name} is {'signed' if elem.signed else 'unsigned'}, C {_bare(pointee.spelling)} is not"
         return None
     if elem.kind in ("pointer", "void_p", "char_p", "wchar_p", "array") and pointee.kind in ("int", "float"):
-        return f"{elem.name} is a pointer, C {pointee.spelling} is not"
+        return f"{elem.name} is a pointer, C {_bare(pointee.spelling)} is not"
     return None
 
 
