@@ -80,14 +80,18 @@ def test_a_tiny_real_run_writes_results_and_a_pyperf_suite(tmp_path: Path) -> No
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads(out.read_text())
-    assert results["format"] == "ffilab-bench/2"
+    assert results["format"] == "ffilab-bench/3"
     primes = [r for r in results["throughput"] if r["kernel"] == "primes"]
     assert {r["route"] for r in primes} == {"python", "capi"}
     assert all(r["status"] == "ok" and len(r["samples_s"]) >= 2 for r in primes)
     capi = next(r for r in primes if r["route"] == "capi")
     assert capi["speedup_vs_python"] is not None and capi["closed_form"] is False
     floors = {r["call"] for r in results["overhead"] if r["route"] == "(floor)"}
-    assert floors == {"python def", "builtin abs", "empty loop"}
+    assert floors == {"python def", "builtin abs", "math.fabs", "empty loop"}
+    # The interleaved overhead suite: every row as seconds and as a multiple of the run's abs.
+    capi_float = next(r for r in results["overhead"] if r["route"] == "capi" and r["call"] == "scalar float")
+    assert capi_float["status"] == "ok" and len(capi_float["ratio_samples"]) == len(capi_float["samples_s"]) >= 2
+    assert capi_float["ratio_to_abs"] > 0 and results["overhead_method"]["harness_s"] > 0
     import pyperf
 
     suite = pyperf.BenchmarkSuite.load(str(out.with_suffix(".pyperf.json")))

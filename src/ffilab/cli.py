@@ -178,6 +178,7 @@ def bench_command(
     processes: Annotated[int, typer.Option(help="pyperf worker processes per benchmark.")] = 2,
     values: Annotated[int, typer.Option(help="Timed values per worker process.")] = 3,
     min_time: Annotated[float, typer.Option(help="Minimum seconds per value (pyperf loop calibration).")] = 0.05,
+    throughput: Annotated[bool, typer.Option(help="Time the throughput workloads (pyperf).")] = True,
     sweep: Annotated[bool, typer.Option(help="Run the scaling sweep over n.")] = True,
     nearest: Annotated[bool, typer.Option(help="Benchmark ffilab.nearest against NumPy, scipy's cKDTree and scikit-learn's BallTree.")] = True,
     tokenize: Annotated[bool, typer.Option(help="Benchmark every route's tokenizer against PyICU, regex, HF tokenizers and blingfire on the corpus.")] = True,
@@ -193,7 +194,7 @@ def bench_command(
     if timer not in ("cpu", "wall"):
         raise typer.BadParameter("--timer must be cpu or wall")
     config = bench.Config(route, kernel, full=full, timer=timer, processes=processes, values=values,
-                          min_time=min_time, sweep=sweep, startup=startup, nearest=nearest,
+                          min_time=min_time, throughput=throughput, sweep=sweep, startup=startup, nearest=nearest,
                           tokenize=tokenize)
     out_path = Path(out)
     pyperf_path = out_path.with_suffix(".pyperf.json")
@@ -222,7 +223,7 @@ def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
     console.print(f"[bold]ffilab bench[/] {meta['mode']} · {meta['cpu']} · {meta['cpu_count']} cores · "
                   f"Python {meta['python']} · timer: {meta['timer']} time · pyperf {meta['processes']}x{meta['values']} values")
     calls = list(dict.fromkeys(r["call"] for r in results["overhead"] if r["route"] != "(floor)"))
-    table = Table(title="Per-call overhead (median; IQR in brackets)", title_justify="left")
+    table = Table(title="Per-call overhead (median [IQR]; x the same run's abs floor)", title_justify="left")
     table.add_column("route")
     for call in calls:
         table.add_column(call, justify="right")
@@ -230,14 +231,21 @@ def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
     for r in results["overhead"]:
         if r["route"] == "(floor)":
             continue
+        ratio = f" x{r['ratio_to_abs']:.2f}" if r.get("ratio_to_abs") is not None else ""
         rows[r["route"]][r["call"]] = (
-            f"{_fmt_time(r['median_s'])} [{r['spread']:.0%}]" if r["status"] == "ok" else r["status"].split(":")[0]
+            f"{_fmt_time(r['median_s'])} [{r['spread']:.0%}]{ratio}" if r["status"] == "ok" else r["status"].split(":")[0]
         )
     for name, cells in rows.items():
         table.add_row(name, *[cells.get(c, "-") for c in calls])
     console.print(table)
-    floors = [f"{r['call']} {_fmt_time(r['median_s'])}" for r in results["overhead"] if r["route"] == "(floor)"]
+    floors = [f"{r['call']} {_fmt_time(r['median_s'])}" + (f" (x{r['ratio_to_abs']:.2f})" if r.get("ratio_to_abs") else "")
+              for r in results["overhead"] if r["route"] == "(floor)" and r.get("median_s") is not None]
     console.print("floors in the same run: " + ", ".join(floors))
+    method = results.get("overhead_method") or {}
+    if method.get("harness_s"):
+        console.print(f"interleaved in one process, {method['processes']} processes x {method['rounds']} rounds, "
+                      f"{method['unroll']} calls per loop iteration; the loop's own cost, "
+                      f"{_fmt_time(method['harness_s'])} per call, is subtracted from every figure")
 
     by_work: dict[tuple[str, str], list[dict]] = defaultdict(list)  # type: ignore[type-arg]
     for r in results["throughput"]:

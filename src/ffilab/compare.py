@@ -1,7 +1,7 @@
 """``ffilab compare A.json B.json``: which measurements changed between two bench results, and is it noise?
 
-Rows of the two results files (format ``ffilab-bench/2``, see ``docs/results-format.md``) are
-matched by what they measure — overhead rows by ``(route, call, kernel)``, throughput rows by
+Rows of the two results files (format ``ffilab-bench/3`` or ``/2``, see ``docs/results-format.md``)
+are matched by what they measure — overhead rows by ``(route, call, kernel)``, throughput rows by
 ``(route, kernel, n)`` (the label where ``n`` is null), build rows by route (their import-time
 samples) — and each matched pair of raw samples is compared with
 :func:`ffilab.stats.compare_samples`: B against baseline A. Rows found in only one file are listed
@@ -23,10 +23,18 @@ from rich.table import Table
 
 from ffilab.stats import Comparison, compare_samples
 
-__all__ = ["FORMAT", "Row", "compare_results", "format_seconds", "load_results", "main", "metadata_differences", "render"]
+__all__ = ["FORMAT", "MIN_EFFECT", "READABLE_FORMATS", "Row", "compare_results", "format_seconds", "load_results", "main", "metadata_differences", "render"]
 
-FORMAT = "ffilab-bench/2"
-"""The only results format this module reads."""
+FORMAT = "ffilab-bench/3"
+"""The results format ``ffilab bench`` writes now."""
+
+READABLE_FORMATS: tuple[str, ...] = ("ffilab-bench/2", "ffilab-bench/3")
+"""The results formats this module reads (format 2 has no ratio samples: its rows compare in seconds)."""
+
+MIN_EFFECT: dict[str, float] = {"overhead": 0.05, "throughput": 0.05, "build": 0.10}
+"""The smallest relative change called significant, per section.  Measured on this project's
+2-CPU machine: two back-to-back runs of the same build differ by up to about 3 % in the overhead
+and throughput medians, and import times (fresh processes, the file cache) by more."""
 
 # Metadata whose difference makes a comparison measure the machine or the build rather than the code.
 _METADATA_THAT_MATTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -58,7 +66,7 @@ class Row:
         The statistics of B against A; only for ``"compared"`` rows.
     detail : str
         Why a row is not ok (each file's status), or notes on a compared row (unstable,
-        closed form).
+        closed form, compared as ratios to the run's abs floor).
     """
 
     section: str
@@ -86,6 +94,7 @@ class _Entry:
     samples: tuple[float, ...]
     median_s: float | None
     notes: tuple[str, ...]
+    ratios: tuple[float, ...] = ()
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
@@ -104,7 +113,8 @@ def load_results(path: str | Path) -> dict[str, Any]:
     Raises
     ------
     ValueError
-        If the file is not JSON, not a JSON object, or its ``format`` is not ``ffilab-bench/2``.
+        If the file is not JSON, not a JSON object, or its ``format`` is not one of
+        :data:`READABLE_FORMATS`.
     OSError
         If the file cannot be read.
     """
@@ -116,10 +126,11 @@ def load_results(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object with format {FORMAT!r}, got {type(data).__name__}")
     found = data.get("format")
-    if found != FORMAT:
+    if found not in READABLE_FORMATS:
         raise ValueError(
             f"{path}: cannot compare results of format {found!r}; expected {FORMAT!r} "
-            "(rerun `ffilab bench --json` with this version of ffilab)"
+            f"(or {', '.join(repr(f) for f in READABLE_FORMATS if f != FORMAT)}; rerun `ffilab bench` with this "
+            "version of ffilab)"
         )
     return data
 
@@ -181,7 +192,7 @@ def _unique(entries: Iterable[_Entry]) -> Iterator[_Entry]:
         if count == 1:
             yield e
         else:
-            yield _Entry(e.key + (f"#{count}",), f"{e.what} #{count}", e.status, e.samples, e.median_s, e.notes)
+            yield _Entry(e.key + (f"#{count}",), f"{e.what} #{count}", e.status, e.samples, e.median_s, e.notes, e.ratios)
 
 
 def _overhead_entries(data: Mapping[str, Any]) -> Iterator[_Entry]:
@@ -195,6 +206,7 @@ def _overhead_entries(data: Mapping[str, Any]) -> Iterator[_Entry]:
             samples=_finite_floats(raw.get("samples_s")),
             median_s=_median_of(raw, "median_s"),
             notes=notes,
+            ratios=_finite_floats(raw.get("ratio_samples")),
         )
 
 
@@ -264,8 +276,13 @@ def _compare_section(section: str, entries_a: list[_Entry], entries_b: list[_Ent
             detail = f"A: {why_a or 'ok'}; B: {why_b or 'ok'}"
             rows.append(Row(section, ea.key, what, "not ok", ea.median_s, eb.median_s, detail=detail))
             continue
-        comparison = compare_samples(ea.samples, eb.samples)
         notes = [f"{note} in A" for note in ea.notes] + [f"{note} in B" for note in eb.notes]
+        if ea.ratios and eb.ratios:
+            # Multiples of each run's own abs floor: drift of the whole machine cancels.
+            comparison = compare_samples(ea.ratios, eb.ratios, min_effect=MIN_EFFECT.get(section, 0.05))
+            comparison = _with_seconds(comparison, ea.samples, eb.samples)
+        else:
+            comparison = compare_samples(ea.samples, eb.samples, min_effect=MIN_EFFECT.get(section, 0.05))
         rows.append(
             Row(section, ea.key, what, "compared", comparison.a.median, comparison.b.median, comparison, "; ".join(notes))
         )
@@ -273,6 +290,15 @@ def _compare_section(section: str, entries_a: list[_Entry], entries_b: list[_Ent
         if eb.key not in keys_a:
             rows.append(Row(section, eb.key, f"{section} {eb.what}", "added", median_b_s=eb.median_s, detail=_status_note(eb)))
     return rows
+
+
+def _with_seconds(comparison: Comparison, a: Sequence[float], b: Sequence[float]) -> Comparison:
+    """Keep a ratio comparison's verdict and statistics, with the summaries of the seconds samples."""
+    from dataclasses import replace
+
+    from ffilab.stats import summarize
+
+    return replace(comparison, a=summarize(a), b=summarize(b))
 
 
 def _compare_data(data_a: Mapping[str, Any], data_b: Mapping[str, Any]) -> list[Row]:
@@ -407,7 +433,8 @@ def main(path_a: str | Path, path_b: str | Path, *, only_significant: bool = Fal
     render(shown, console, title=escape(f"ffilab compare: {path_b} against baseline {path_a}"))
     console.print(_summary_line(rows))
     console.print(
-        "[dim]change: relative change of the median time per call; significant = Mann-Whitney p < 0.05 "
-        "and a change larger than half the larger relative IQR.[/]"
+        "[dim]change: relative change of the median time per call (overhead rows: of the multiple of each "
+        "run's abs floor); significant = Mann-Whitney p < 0.05 and a change larger than half the larger "
+        "relative IQR and than the section's minimum (overhead and throughput 5 %, import 10 %).[/]"
     )
     return 0

@@ -90,7 +90,8 @@ class Comparison:
     p_value : float
         Two-sided Mann-Whitney p-value.
     noise_band : float
-        ``max(a.spread, b.spread) / 2``: a relative change no larger than this is within noise.
+        ``max(a.spread / 2, b.spread / 2, min_effect)``: a relative change no larger than this is
+        within noise.
     significant : bool
         ``p_value < alpha`` and the change is outside the noise band.
     verdict : str
@@ -302,7 +303,7 @@ def mann_whitney_u(a: Sequence[float], b: Sequence[float]) -> tuple[float, float
     return u, min(1.0, p)
 
 
-def compare_samples(a: Sequence[float], b: Sequence[float], alpha: float = 0.05) -> Comparison:
+def compare_samples(a: Sequence[float], b: Sequence[float], alpha: float = 0.05, min_effect: float = 0.0) -> Comparison:
     """Compare timings ``b`` (new) with timings ``a`` (baseline): direction, size and significance.
 
     The change is significant when both hold:
@@ -311,9 +312,11 @@ def compare_samples(a: Sequence[float], b: Sequence[float], alpha: float = 0.05)
       to come from one distribution), and
     * the change is larger than the noise: ``max(r, 1/r) - 1 > max(spread_a, spread_b) / 2`` with
       ``r = median(b) / median(a)`` — i.e. the medians differ by more than half the larger relative
-      IQR. Taking ``max(r, 1/r)`` treats "2x faster" and "2x slower" alike. This guards against
-      a tiny but consistent shift (a thousand samples make any shift "significant") being
-      reported as a change on a machine whose own run-to-run noise is larger.
+      IQR, and by more than ``min_effect``. Taking ``max(r, 1/r)`` treats "2x faster" and "2x
+      slower" alike. This guards against a tiny but consistent shift (a thousand samples make any
+      shift "significant") being reported as a change on a machine whose own run-to-run noise is
+      larger: within one run the samples can be very tight, while two runs of the same build
+      still differ by a few per cent (``min_effect`` is that floor; ``ffilab compare`` uses 5 %).
 
     Parameters
     ----------
@@ -322,6 +325,9 @@ def compare_samples(a: Sequence[float], b: Sequence[float], alpha: float = 0.05)
         finite.
     alpha : float, default 0.05
         Significance level, strictly between 0 and 1.
+    min_effect : float, default 0.0
+        The smallest relative change (``max(r, 1/r) - 1``) ever called significant, whatever the
+        p-value; non-negative.
 
     Returns
     -------
@@ -332,10 +338,13 @@ def compare_samples(a: Sequence[float], b: Sequence[float], alpha: float = 0.05)
     Raises
     ------
     ValueError
-        If a sample set is empty or not finite, or ``alpha`` is not in (0, 1).
+        If a sample set is empty or not finite, ``alpha`` is not in (0, 1) or ``min_effect`` is
+        negative or not finite.
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"compare_samples: alpha must be strictly between 0 and 1, got {alpha}")
+    if not (math.isfinite(min_effect) and min_effect >= 0.0):
+        raise ValueError(f"compare_samples: min_effect must be a finite number >= 0, got {min_effect}")
     sa, sb = summarize(a), summarize(b)
     u, p = mann_whitney_u(a, b)
     if sa.median == 0.0:
@@ -343,7 +352,7 @@ def compare_samples(a: Sequence[float], b: Sequence[float], alpha: float = 0.05)
     else:
         ratio = sb.median / sa.median
     factor = math.inf if ratio == 0.0 else max(ratio, 1.0 / ratio)
-    noise_band = max(sa.spread, sb.spread) / 2.0
+    noise_band = max(sa.spread / 2.0, sb.spread / 2.0, min_effect)
     significant = p < alpha and factor - 1.0 > noise_band
     if not significant:
         verdict = "not significant"

@@ -7,7 +7,11 @@ How it measures (the reasons users can trust the numbers):
 * a route that does not run the code its kind claims is refused (:mod:`ffilab._proof`): a
   compiled route whose kernels are Python code, an FFI route whose calls never enter the C core,
   a JIT route whose kernels compile no nopython Numba function;
-* overhead and throughput run under pyperf: worker processes, loop calibration, warm-ups
+* per-call overhead: every route and the floors (a Python ``def``, ``abs``, ``math.fabs``, the
+  harness's own loop) timed interleaved in one worker process, in rounds of short bursts of an
+  unrolled loop of direct calls, on the thread's CPU clock (:mod:`ffilab.bench.overhead`); a few
+  such processes are pooled; each figure is also given as a multiple of the same run's ``abs``;
+* throughput runs under pyperf: worker processes, loop calibration, warm-ups
   (:mod:`ffilab.bench._pyperf_script`); the timer is CPU time by default (``--timer wall``
   otherwise); medians are reported with the interquartile range, and a spread of 10 % or more of
   the median is flagged unstable;
@@ -49,9 +53,9 @@ from ffilab.bench.workloads import OVERHEAD_CALLS, SWEEP_KERNELS, VARIANTS, thro
 from ffilab.verify import compare_results
 
 __all__ = ["Config", "apply_closed_form_guard", "closed_form_ratio", "compiled_problem", "crossovers", "first_call_costs",
-           "metadata", "run", "summarize"]
+           "metadata", "overhead_suite", "run", "summarize"]
 
-FORMAT = "ffilab-bench/2"
+FORMAT = "ffilab-bench/3"
 FLOOR_ROUTE = "(floor)"
 CLOSED_FORM_RATIO = 1.5
 
@@ -68,6 +72,11 @@ class Config:
     values: int = 3
     warmups: int = 1
     min_time: float = 0.05
+    #: The interleaved overhead suite (:mod:`ffilab.bench.overhead`): worker processes, each
+    #: timing every entry in rounds (None: 3 processes of 40 rounds, 5 of 60 with ``full``).
+    overhead_processes: int | None = None
+    overhead_rounds: int | None = None
+    throughput: bool = True
     sweep: bool = True
     startup: bool = True
     nearest: bool = True
@@ -114,9 +123,15 @@ def compiled_problem(name: str, module: Any = None) -> str:
 
 
 def crossovers(scaling: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Smallest swept n from which each route beats python / numpy at every larger common n."""
+    """Smallest swept n from which each route beats python / numpy at every larger common n.
+
+    Only verified rows are swept; rows the closed-form guard labelled (``closed_form``) are not
+    loop speed and never make a crossover, for the route or as its comparison.
+    """
     table: dict[tuple[str, str], dict[int, float]] = {}
     for row in scaling:
+        if row.get("closed_form") or row.get("median_s") is None:
+            continue
         table.setdefault((row["route"], row["kernel"]), {})[row["n"]] = row["median_s"]
     out = []
     for (route, kernel), times in sorted(table.items()):
@@ -187,7 +202,7 @@ def _verify_workloads(names: list[str], config: Config, progress: Callable[[str]
     problems: dict[str, dict[str, str]] = {name: {} for name in names}
     checks = [(f"overhead/{call}", kernel, make) for call, kernel, make, _ in OVERHEAD_CALLS]
     checks += [(f"throughput/{w.key}", w.kernel, w.make_args) for w in throughput_workloads(config.full)
-               if not config.kernels or w.kernel in config.kernels]
+               if config.throughput and (not config.kernels or w.kernel in config.kernels)]
     works = {f"throughput/{w.key}": w for w in throughput_workloads(config.full)}
     for key, kernel, make in checks:
         args = make()
@@ -215,7 +230,7 @@ def _run_pyperf(route: str, config: Config, kernels: list[str], out: Path) -> di
            "--processes", str(config.processes), "--values", str(config.values),
            "--warmups", str(config.warmups), "--min-time", str(config.min_time), "-o", str(out),
            "--ffilab-route", route, "--ffilab-timer", config.timer, "--ffilab-mode", config.mode,
-           "--ffilab-suites", "overhead,throughput", "--ffilab-kernels", ",".join(kernels)]
+           "--ffilab-suites", "throughput", "--ffilab-kernels", ",".join(kernels)]
     # pyperf starts its workers with a cleaned environment; variables that decide how the route's
     # native code is loaded and checked (tools/sanitize.sh preloads ASan) must reach them too.
     inherit = [name for name in _INHERITED_ENV if name in os.environ]
@@ -230,12 +245,14 @@ def _run_pyperf(route: str, config: Config, kernels: list[str], out: Path) -> di
     return {bench.get_name(): list(bench.get_values()) for bench in suite.get_benchmarks()}
 
 
-def _sweep(route: str, config: Config) -> list[dict[str, Any]]:
-    cmd = [sys.executable, "-m", "ffilab.bench._sweep", route, config.mode, config.timer]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+def _sweep(names: list[str], config: Config) -> dict[str, Any]:
+    # One worker process for every route (interleaved timings, verified sizes, the closed-form
+    # guard: ffilab.bench._sweep); a crash ends the sweep, not the benchmark.
+    cmd = [sys.executable, "-m", "ffilab.bench._sweep", config.mode, config.timer, *names]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     if proc.returncode != 0:
-        raise RuntimeError(f"scaling sweep of {route} failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
-    return json.loads(proc.stdout)
+        raise RuntimeError(f"scaling sweep failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
 
 
 def _route_files(name: str) -> list[Path]:
@@ -288,8 +305,114 @@ def _variant_row(name: str, variant: str, work: Any, samples: dict[str, list[flo
     return row
 
 
+def _overhead_worker(names: list[str], skip: list[str], timer: str, rounds: int, extra: dict[str, str]) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "ffilab.bench.overhead", "--rounds", str(rounds), "--timer", timer]
+    for name in names:
+        cmd += ["--route", name]
+    for key in skip:
+        cmd += ["--skip", key]
+    for name, module in extra.items():
+        cmd += ["--extra", f"{name}={module}"]
+    # One fixed hash seed: dictionary layouts (and with them a little of every call's cost) then
+    # do not change from run to run.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        why = f"signal {-proc.returncode}" if proc.returncode < 0 else f"status {proc.returncode}"
+        raise RuntimeError(f"the overhead worker ended with {why}: {proc.stderr.strip()[-600:]}")
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def overhead_suite(names: list[str], *, processes: int, rounds: int, timer: str = "cpu", skip: list[str] | None = None,
+                   extra: dict[str, str] | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Time the overhead calls of ``names`` and the floors, interleaved, in ``processes`` workers.
+
+    Each worker (:mod:`ffilab.bench.overhead`) times every entry in one process, in ``rounds``
+    rounds of short bursts; the workers' samples are pooled, so that no one process's memory
+    layout decides a figure.  Every figure is also given as a multiple of the same process's
+    ``builtin abs`` floor (``ratio_*``).
+
+    Parameters
+    ----------
+    names : list of str
+        Routes to time (already verified).
+    processes, rounds : int
+        Worker processes, one after another, and rounds per worker.
+    timer : str
+        ``cpu`` (the thread's CPU time) or ``wall``.
+    skip : list of str, optional
+        ``route/call`` entries to leave out.
+    extra : dict, optional
+        Name -> importable module timed like a route.
+
+    Returns
+    -------
+    rows : list of dict
+        One per measured entry (floors first), status ``ok``, in the results format's overhead
+        fields; empty if a worker failed.
+    info : dict
+        The ``overhead_method`` section: method, processes, rounds, unroll, burst_s, timer,
+        harness_s (the loop's own cost per call, subtracted), failure ("" or why a worker failed).
+    """
+    pooled: dict[tuple[str, str], dict[str, Any]] = {}
+    meta: list[dict[str, Any]] = []
+    failure = ""
+    for _ in range(processes):
+        try:
+            result = _overhead_worker(names, list(skip or []), timer, rounds, dict(extra or {}))
+        except RuntimeError as exc:
+            failure = str(exc)
+            break
+        meta.append({k: v for k, v in result.items() if k != "rows"})
+        for row in result["rows"]:
+            entry = pooled.setdefault((row["route"], row["call"]), {"route": row["route"], "call": row["call"],
+                                                                  "kernel": row["kernel"], "args": row["args"],
+                                                                  "samples_s": [], "ratio_samples": []})
+            entry["samples_s"] += row["samples_s"]
+            entry["ratio_samples"] += row["ratio_samples"]
+    harness = [m["harness_s"] for m in meta]
+    info = {"method": "interleaved", "processes": len(meta), "rounds": rounds, "unroll": meta[0]["unroll"] if meta else None,
+            "burst_s": meta[0]["burst_s"] if meta else None, "timer": timer,
+            "harness_s": statistics.median(harness) if harness else None, "failure": failure}
+    rows = []
+    for entry in ([] if failure else pooled.values()):
+        ratio = stats.summarize(entry["ratio_samples"])
+        rows.append({**{k: entry[k] for k in ("route", "call", "kernel", "args")}, "status": "ok",
+                     "samples_s": entry["samples_s"], **summarize(entry["samples_s"]),
+                     "ratio_samples": entry["ratio_samples"], "ratio_to_abs": ratio.median, "ratio_q1": ratio.q1,
+                     "ratio_q3": ratio.q3})
+    return rows, info
+
+
+def _overhead(wanted: list[str], names: list[str], status: dict[str, str], problems: dict[str, dict[str, str]],
+              config: Config) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The overhead section: every wanted route's rows (measured, unavailable or failing) and the floors."""
+    skip = [f"{name}/{call}" for name in names for call, *_ in OVERHEAD_CALLS if f"overhead/{call}" in problems.get(name, {})]
+    measured, info = overhead_suite(names, processes=config.overhead_processes or (5 if config.full else 3),
+                                    rounds=config.overhead_rounds or (60 if config.full else 40), timer=config.timer, skip=skip)
+    found = {(r["route"], r["call"]): r for r in measured}
+    from ffilab.bench.overhead import floor_entries
+
+    rows: list[dict[str, Any]] = []
+    keys = [(e.route, e.call, e.kernel, e.args_text) for e in floor_entries()]
+    keys += [(name, call, kernel, text) for name in wanted for call, kernel, _make, text in OVERHEAD_CALLS]
+    for route, call, kernel, text in keys:
+        row: dict[str, Any] = {"route": route, "call": call, "kernel": kernel, "args": text}
+        problem = problems.get(route, {}).get(f"overhead/{call}")
+        if route != FLOOR_ROUTE and status.get(route) != "ok":
+            row.update(status=status[route], samples_s=[], median_s=None)
+        elif problem:
+            row.update(status=f"fails verification: {problem}", samples_s=[], median_s=None)
+        elif (route, call) not in found:
+            row.update(status=f"failed: {info['failure'] or 'not measured'}", samples_s=[], median_s=None)
+        else:
+            row = found[(route, call)]
+        rows.append(row)
+    return rows, info
+
+
 def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf_out: Path | None = None) -> dict[str, Any]:
-    """Run the benchmark and return the results (format ``ffilab-bench/2``)."""
+    """Run the benchmark and return the results (format ``ffilab-bench/3``)."""
     infos = ffilab.routes()
     wanted = config.routes or [i.name for i in infos]
     unknown = set(wanted) - {i.name for i in infos}
@@ -304,37 +427,27 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
     problems = _verify_workloads(names, config, progress)
 
     works = [w for w in throughput_workloads(config.full) if not config.kernels or w.kernel in config.kernels]
+    if not config.throughput:
+        works = []
     samples: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         import pyperf
 
         suites = []
-        for name in [FLOOR_ROUTE, *names]:
-            progress(f"timing {name} (pyperf workers)")
+        for name in names:
             ok_kernels = sorted({w.kernel for w in works if f"throughput/{w.key}" not in problems.get(name, {})})
+            if not ok_kernels:
+                continue
+            progress(f"timing {name} throughput (pyperf workers)")
             out = Path(tmp) / f"{len(suites)}.json"
-            samples.update(_run_pyperf(name, config, ok_kernels or ["none"], out))
+            samples.update(_run_pyperf(name, config, ok_kernels, out))
             suites.append(pyperf.BenchmarkSuite.load(str(out)))
-        if pyperf_out is not None:
+        if pyperf_out is not None and suites:
             merged = pyperf.BenchmarkSuite([b for s in suites for b in s.get_benchmarks()])
             merged.dump(str(pyperf_out), replace=True)
 
-    overhead = []
-    from ffilab.bench.workloads import FLOORS
-
-    for call, what, _fn, _args in FLOORS:
-        values = samples[f"overhead/{FLOOR_ROUTE}/{call}"]
-        overhead.append({"route": FLOOR_ROUTE, "call": call, "kernel": what, "args": "", "samples_s": values, "status": "ok", **summarize(values)})
-    for name in wanted:
-        for call, kernel, _make, text in OVERHEAD_CALLS:
-            row: dict[str, Any] = {"route": name, "call": call, "kernel": kernel, "args": text}
-            problem = problems.get(name, {}).get(f"overhead/{call}")
-            if status[name] != "ok" or problem:
-                row.update(status=status[name] if status[name] != "ok" else f"fails verification: {problem}", samples_s=[], median_s=None)
-            else:
-                values = samples[f"overhead/{name}/{call}"]
-                row.update(status="ok", samples_s=values, **summarize(values))
-            overhead.append(row)
+    progress("timing per-call overhead (every route and the floors, interleaved)")
+    overhead, overhead_info = _overhead(wanted, names, status, problems, config)
 
     throughput = []
     for work in works:
@@ -362,12 +475,23 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
                     throughput.append(_variant_row(name, variant, work, samples, problems, base_median))
 
     scaling: list[dict[str, Any]] = []
-    if config.sweep:
-        for name in names:
-            if config.kernels and not set(config.kernels) & set(SWEEP_KERNELS):
-                break
-            progress(f"scaling sweep: {name}")
-            scaling += [r for r in _sweep(name, config) if not config.kernels or r["kernel"] in config.kernels]
+    sweep_problems: list[dict[str, Any]] = []
+    sweep_guard: list[dict[str, Any]] = []
+    if config.sweep and (not config.kernels or set(config.kernels) & set(SWEEP_KERNELS)):
+        # Routes that failed verification on any benchmark input are not swept.
+        swept = [n for n in names if not problems.get(n)]
+        progress("scaling sweep (every route interleaved, verified at every size)")
+        try:
+            result = _sweep(swept, config)
+        except RuntimeError as exc:
+            sweep_problems.append({"route": "", "kernel": "", "n": None, "status": f"failed: {exc}"})
+        else:
+            keep = (lambda r: not config.kernels or r["kernel"] in config.kernels)
+            scaling = [r for r in result["rows"] if keep(r)]
+            sweep_problems = [r for r in result["problems"] if keep(r)]
+            sweep_guard = [r for r in result["guard"] if keep(r)]
+        sweep_problems += [{"route": n, "kernel": "", "n": None, "status": "not swept: fails verification"}
+                           for n in names if problems.get(n)]
 
     build = []
     if config.startup:
@@ -417,8 +541,11 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
         "metadata": metadata(config),
         "routes": [dict(i.__dict__) for i in infos],
         "overhead": overhead,
+        "overhead_method": overhead_info,
         "throughput": throughput,
         "scaling": scaling,
+        "scaling_problems": sweep_problems,
+        "scaling_guard": sweep_guard,
         "crossovers": crossovers(scaling),
         "build": build,
         "first_call": first_call,
