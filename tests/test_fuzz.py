@@ -45,7 +45,17 @@ from hypothesis import strategies as st
 
 import ffilab
 from ffilab import contract
-from ffilab.verify import compare_results
+from ffilab.verify import (
+    _LIES,
+    FloatWithIndex,
+    IndexOnly,
+    IntOnly,
+    LyingFloat,
+    LyingInt,
+    Raising,
+    compare_results,
+    lying,
+)
 
 # --------------------------------------------------------------------------------------------
 # Arguments: recipes that build identical fresh objects for the reference and for the route
@@ -87,7 +97,9 @@ class FloatLike:
 #: dtypes an array argument may have: the contract's own first.
 DTYPES = ("float64", "float32", "float16", "longdouble", ">f8", "int64", "uint8", "complex128", "bool", "object", "U8")
 LAYOUTS = ("c", "offset", "strided", "reversed", "fortran", "misaligned")
-KINDS = ("ndarray", "subclass", "matrix", "masked")
+KINDS = ("ndarray", "subclass", "matrix", "masked", "lying")
+#: What a lying subclass (``kind="lying"``) claims: see ``ffilab.verify._LIES``.
+LIES = (*_LIES, "claims-good")
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,7 @@ class ArrayRecipe:
     readonly: bool = False
     kind: str = "ndarray"
     mask: tuple[bool, ...] = ()
+    lie: str = "claims-good"
 
     def make(self) -> Any:
         with np.errstate(all="ignore"), warnings.catch_warnings():
@@ -113,6 +126,8 @@ class ArrayRecipe:
             with warnings.catch_warnings():  # np.matrix is discouraged, not gone
                 warnings.simplefilter("ignore", PendingDeprecationWarning)
                 arr = np.asmatrix(arr)
+        elif self.kind == "lying":
+            arr = lying(arr, self.lie)
         elif self.kind == "masked":
             arr = np.ma.MaskedArray(arr, mask=np.array(self.mask, dtype=bool).reshape(self.shape))
         if self.readonly:
@@ -262,6 +277,7 @@ INDEX_VALUES: list[Any] = [
     2.5, 3.0, np.float64(3.0), np.int64(-1), np.uint64(2**64 - 1), np.int8(3), np.array(3), np.array(3.0),
     np.array([3]), IndexLike(4), IndexLike(2**64), IndexLike(-1), IndexLike(2.5), Decimal(3), Fraction(3, 1),
     "3", b"3", None, [3], 1 + 0j,
+    LyingInt(5), IndexOnly(3), FloatWithIndex(2.5), LyingFloat(3.0), IntOnly(), Raising(),
 ]  # fmt: skip
 REAL_VALUES: list[Any] = [
     math.nan, math.inf, -math.inf, -0.0, 5e-324, _FLOAT_MAX, -_FLOAT_MAX,
@@ -270,6 +286,7 @@ REAL_VALUES: list[Any] = [
     np.array([2.5]), np.array(np.nan), Fraction(1, 3), Decimal("2.5"), Decimal("sNaN"), IndexLike(2**2000),
     FloatLike(2.5), FloatLike(np.float64(1.5)), FloatLike("2.5"), FloatLike(ZeroDivisionError), "nan", None,
     1 + 0j, [1.0],
+    LyingFloat(1.5), LyingInt(2), IndexOnly(3), FloatWithIndex(2.5), IntOnly(), Raising(),
 ]  # fmt: skip
 
 
@@ -279,6 +296,8 @@ def _vector_values(shape: tuple[int, ...]) -> list[ArrayRecipe]:
     out = [ArrayRecipe(vals, shape, dtype=d) for d in DTYPES[1:]]
     out += [ArrayRecipe(vals, shape, layout=lay) for lay in LAYOUTS[1:]]
     out += [ArrayRecipe(vals, shape, readonly=True), ArrayRecipe(vals, shape, kind="subclass")]
+    out += [ArrayRecipe(vals, shape, kind="lying", lie=lie) for lie in LIES]
+    out += [ArrayRecipe(vals, shape, dtype="int64", kind="lying"), ArrayRecipe(vals, shape, layout="strided", kind="lying")]
     out += [ArrayRecipe(vals, shape, kind="masked", mask=tuple(i % 3 == 1 for i in range(n)))]
     out += [ArrayRecipe(vals, shape, readonly=True, layout="offset"), ArrayRecipe(vals, shape, layout="strided", readonly=True)]
     out += [ArrayRecipe((), (0, *shape[1:])), ArrayRecipe((1.5,), ()), ArrayRecipe(vals + vals, (2, *shape))]
@@ -485,6 +504,7 @@ def arrays(draw: st.DrawFn, points: bool = False) -> ArrayRecipe:
         readonly=_rarely(draw, False, st.just(True), odds=4),
         kind=kind,
         mask=tuple(draw(st.lists(st.booleans(), min_size=size, max_size=size))) if kind == "masked" else (),
+        lie=draw(st.sampled_from(LIES)) if kind == "lying" else "claims-good",
     )
 
 

@@ -801,18 +801,47 @@ def _same_float(got: float, want: float, tol: float) -> bool:
     return abs(got - want) <= tol
 
 
-def _haversine_tol(d: float) -> float:
-    """Bound on the difference of two haversine evaluations of the reference distance ``d``."""
+def _haversine_tol(
+    d: float, lat1: float | None = None, lon1: float | None = None, lat2: float | None = None, lon2: float | None = None
+) -> float:
+    """Bound on the difference of two haversine evaluations of the reference distance ``d``.
+
+    With the two points' coordinates (degrees) the bound follows the error to its sources, so it
+    is relative near zero distance: the inner term ``a = sin²(Δφ/2) + cos φ1 cos φ2 sin²(Δλ/2)``
+    is off by at most
+
+    * ``32·eps·a``: the rounding of its ten-odd operations, each a few ulps of a positive term
+      (different ``sin``/``cos`` libraries included);
+    * ``|sin(Δφ/2)|·e_φ + |sin(Δλ/2)|·e_λ``: the absolute error of the angle differences when a
+      route subtracts radians rather than degrees (``e_φ = 4·eps·(|φ1| + |φ2|)``, the same for λ;
+      ``d sin²(x/2)/dx = sin(x/2)cos(x/2)``);
+    * ``(4·eps + e_φ)·sin²(Δλ/2)``: the error of ``cos φ1 cos φ2``, which is absolute (relative
+      near the poles it is not).
+
+    Without coordinates (``ffilab.nearest``'s bound, which knows only the distance) ``a`` is
+    given an absolute ``32·eps``: about 1 m near zero distance, too loose to tell the order of
+    two points 0.1 m apart, hence the coordinates wherever they are known.
+    """
     if not math.isfinite(d):
         return 0.0
-    delta = 32 * EPS
     a = math.sin(d / (2 * _R)) ** 2
+    if lat1 is None or lon1 is None or lat2 is None or lon2 is None:
+        delta = 32 * EPS
+    else:
+        p1, p2, l1, l2 = (math.radians(float(x)) for x in (lat1, lat2, lon1, lon2))
+        e_phi = 4 * EPS * (abs(p1) + abs(p2))
+        e_lam = 4 * EPS * (abs(l1) + abs(l2))
+        s_lat = abs(math.sin((p2 - p1) / 2))
+        s_lon = abs(math.sin((l2 - l1) / 2))
+        if not math.isfinite(e_lam + e_phi + s_lat + s_lon):
+            return math.inf
+        delta = 32 * EPS * a + s_lat * e_phi + s_lon * e_lam + (4 * EPS + e_phi) * s_lon * s_lon
     hi = math.asin(math.sqrt(min(1.0, a + delta)))
     lo = math.asin(math.sqrt(max(0.0, a - delta)))
     return 2 * _R * (hi - lo) + 4 * EPS * d
 
 
-def _array_tols(kernel: str, want: np.ndarray, args: tuple[Any, ...]) -> np.ndarray:
+def _array_tols(kernel: str, want: np.ndarray, args: tuple[Any, ...], idx: np.ndarray | None = None) -> np.ndarray:
     if kernel == "scale_array":
         return np.zeros(want.shape)
     if kernel == "compute_distances":
@@ -823,17 +852,21 @@ def _array_tols(kernel: str, want: np.ndarray, args: tuple[Any, ...]) -> np.ndar
         with np.errstate(all="ignore"):
             return 2 * EPS * (np.abs(a * scale) + abs(shift))
     if kernel in ("haversine_many", "find_nearest_k"):
-        return np.array([_haversine_tol(float(d)) for d in want])
+        lat, lon, lats, lons = (float(args[0]), float(args[1]), args[2], args[3])
+        points = range(len(want)) if idx is None else idx.tolist()
+        return np.array([
+            _haversine_tol(float(d), lat, lon, float(lats[i]), float(lons[i])) for d, i in zip(want.tolist(), points)
+        ])
     raise KeyError(kernel)
 
 
-def _compare_arrays(kernel: str, got: Any, want: np.ndarray, args: tuple[Any, ...]) -> str:
+def _compare_arrays(kernel: str, got: Any, want: np.ndarray, args: tuple[Any, ...], idx: np.ndarray | None = None) -> str:
     if type(got) is not np.ndarray:
         # Exactly ndarray: a subclass result could redefine the attributes compared below.
         return f"returned {type(got).__name__}, the reference an ndarray"
     if got.dtype != want.dtype or got.shape != want.shape:
         return f"returned {got.dtype}{got.shape}, the reference {want.dtype}{want.shape}"
-    tol = _array_tols(kernel, want, args)
+    tol = _array_tols(kernel, want, args, idx)
     for i, (g, w, t) in enumerate(zip(got.tolist(), want.tolist(), tol.tolist())):
         if not _same_float(g, w, t):
             return f"element {i}: {g!r} != {w!r} (bound {t:.3g})"
@@ -844,7 +877,7 @@ def _scalar_tol(kernel: str, want: float, args: tuple[Any, ...]) -> float:
     if kernel == "circle_area":
         return 0.0
     if kernel == "haversine_distance":
-        return _haversine_tol(want)
+        return _haversine_tol(want, *(float(x) for x in args[:4]))
     a = args[0]
     n = a.shape[0]
     with np.errstate(all="ignore"):
@@ -865,9 +898,14 @@ def _compare_nearest(got: Any, want: tuple[np.ndarray, np.ndarray], args: tuple[
     for arr, ref in ((idx, want_idx), (dist, want_dist)):
         if not isinstance(arr, np.ndarray) or arr.dtype != ref.dtype or arr.shape != ref.shape:
             return f"returned {arr!r}, the reference {ref!r}"
-    problem = _compare_arrays("find_nearest_k", dist, want_dist, args)
+    problem = _compare_arrays("find_nearest_k", dist, want_dist, args, want_idx)
     if problem:
         return "distances: " + problem
+    # The order of the route's own result: by its distances, NaN last, ties by index.
+    keys = [contract.nearest_order_key(d, i) for d, i in zip(dist.tolist(), idx.tolist())]
+    for rank in range(1, len(keys)):
+        if not keys[rank - 1] < keys[rank]:
+            return f"ranks {rank - 1} and {rank} are out of order: {keys[rank - 1]} then {keys[rank]}"
     if np.array_equal(idx, want_idx):
         return ""
     # A different index is acceptable only for a near-tie: both distances equal within the bound.
@@ -880,7 +918,10 @@ def _compare_nearest(got: Any, want: tuple[np.ndarray, np.ndarray], args: tuple[
         if g != w:
             dg = reference.haversine_distance(lat, lon, lats[g], lons[g])
             dw = reference.haversine_distance(lat, lon, lats[w], lons[w])
-            if not _same_float(dg, dw, 2 * _haversine_tol(dw)):
+            tol = _haversine_tol(dg, lat, lon, float(lats[g]), float(lons[g])) + _haversine_tol(
+                dw, lat, lon, float(lats[w]), float(lons[w])
+            )
+            if not _same_float(dg, dw, tol):
                 return f"rank {i}: index {g} (distance {dg!r}) where the reference has {w} ({dw!r})"
     return ""
 
