@@ -11,8 +11,8 @@ the ones the library was compiled with; the GNU extensions in glibc's headers (`
 ``csrc/ffilab_core.h`` with ``<stdint.h>`` this way takes about 0.2 s.
 
 Allocator annotations: a declaration whose comment (the comment block just above it, or one on
-its line) says "release it with NAME", "free it with NAME", "freed with NAME" or "released with
-NAME", where NAME is a function the headers declare, returns memory the caller must pass to NAME
+its line) says "release it with NAME", "free it with NAME", "freed with NAME", "released with
+NAME" or "release *out with NAME", where NAME is a function the headers declare, returns memory the caller must pass to NAME
 (through its result if it returns a pointer, else through its first ``T **`` parameter).
 """
 
@@ -142,7 +142,7 @@ _BASE: dict[str, tuple[str, int, bool]] = {
     "float": ("float", 4, True), "double": ("float", 8, True), "_Bool": ("int", 1, False),
 }
 
-_FREE_PHRASE = re.compile(r"\b(?:free|release)d?\s+(?:it\s+|them\s+|this\s+)?with\s+`?([A-Za-z_]\w*)", re.IGNORECASE)
+_FREE_PHRASE = re.compile(r"\b(?:free|release)d?\s+(?:\*?\w+\s+)?with\s+`?([A-Za-z_]\w*)", re.IGNORECASE)
 _COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
 
 # Standard typedefs for cffi cdef text, which is parsed without a preprocessor (LP64).

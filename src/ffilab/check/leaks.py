@@ -72,6 +72,22 @@ def _direct(node: ast.AST | None, names: set[str]) -> bool:
     return False
 
 
+def _reaches(value: ast.AST | None, target: ast.AST | None = None, names: set[str] | None = None) -> bool:
+    """``value`` is ``target`` (or a name in ``names``) seen through ``.value``, ``cast(...)`` and views."""
+    while value is not None:
+        if target is not None and value is target:
+            return True
+        if names is not None and isinstance(value, ast.Name):
+            return value.id in names
+        if isinstance(value, ast.Attribute) and value.attr in ("value", "contents"):
+            value = value.value
+        elif isinstance(value, ast.Call) and _callee_name(value) in _ALIASING and value.args:
+            value = value.args[0]
+        else:
+            return False
+    return False
+
+
 def _calls(node: ast.AST) -> Iterator[ast.Call]:
     for n in ast.walk(node):
         if isinstance(n, ast.Call):
@@ -219,11 +235,7 @@ class _Analysis:
             return _Flow(live=False)
         if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name):
             target = s.targets[0].id
-            v = s.value
-            aliasing = isinstance(v, ast.Name) and v.id in t.names or (
-                isinstance(v, ast.Call) and _callee_name(v) in _ALIASING and v.args and _mentions(v.args[0], t.names)
-            )
-            if aliasing:
+            if _reaches(s.value, names=t.names):
                 t.names.add(target)
             elif target in t.names:
                 t.names.discard(target)
@@ -292,9 +304,7 @@ def _bound_name(stmt: ast.stmt, call: ast.Call, spec: AllocSpec) -> str | None:
         return arg.id if isinstance(arg, ast.Name) else None
     if isinstance(stmt, ast.Assign | ast.AnnAssign):
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        v = stmt.value
-        direct = v is call or (isinstance(v, ast.Call) and _callee_name(v) in _ALIASING and v.args and v.args[0] is call)
-        if direct and len(targets) == 1 and isinstance(targets[0], ast.Name):
+        if _reaches(stmt.value, call) and len(targets) == 1 and isinstance(targets[0], ast.Name):
             return targets[0].id
     return None
 

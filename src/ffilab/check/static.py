@@ -296,19 +296,23 @@ class _Walker:
         self.decls: list[_Decl] = []
         self.calls: list[_Call] = []
         self.reads: list[_Read] = []
-        self.cdefs: list[tuple[ast.AST, dict[str, Prototype]]] = []
+        # (the cdef call, its prototypes, the string literal holding them if it is one)
+        self.cdefs: list[tuple[ast.AST, dict[str, Prototype], ast.AST | None]] = []
         self.func_of_node: dict[int, Func] = {}
         self.pending: list[tuple[PyFunc, Any]] = []
         self.walked: set[int] = set()
         self.stack: list[ast.AST] = []
         self.budget = 20000
         self.returns: list[list[Any]] = []
+        self.call_sites: list[ast.AST] = []
 
     # -- names of foreign functions
     def _func(self, lib: Lib, name: str, node: ast.AST) -> Any:
         if name.startswith("_") and lib.kind == "ctypes":
             return UNKNOWN  # CDLL's own attributes (_handle, _name, _FuncPtr)
         if self.headers.get(name) is None:
+            # Inside a helper called with the name, the helper's caller is where the name is written.
+            node = self.call_sites[0] if self.call_sites else node
             raise CheckError(self.path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1,
                              f"error: {name} is not declared in any header given ({', '.join(self.headers.files) or 'none'})")
         return Func(name, lib)
@@ -436,8 +440,10 @@ class _Walker:
             return Method(attr, base)
         if isinstance(base, Ffi | DictV):
             return Method(attr, base)
-        if isinstance(base, Func) and attr in ("argtypes", "restype"):
-            return UNKNOWN
+        if isinstance(base, Result) and attr == "value":
+            return base  # cast(p, c_void_p).value: the same memory, as an int
+        if base is UNKNOWN and attr in ("astype", "ctypes"):
+            return Method(attr, NpArr(None))  # an array of unknown dtype: astype() will say
         return UNKNOWN
 
     def _call(self, node: ast.Call, env: Env) -> Any:
@@ -489,6 +495,8 @@ class _Walker:
         if q == "ctypes.cast":
             target = args[1] if len(args) > 1 else UNKNOWN
             if isinstance(target, TypeV):
+                if isinstance(first, Result) and target.t.kind == "void_p":
+                    return first  # the same memory, still known by its prototype
                 self.reads.append(_Read("cast", first, target.t, node))
                 src_dtype = first.src_dtype if isinstance(first, Inst) else None
                 return Inst(target.t, node, src_dtype)
@@ -540,7 +548,8 @@ class _Walker:
                 except HeaderError as exc:
                     raise CheckError(self.path, node.lineno, node.col_offset + 1, f"error: {exc}") from None
                 m.obj.cdefs.update(protos)
-                self.cdefs.append((node, protos))
+                literal = node.args[0] if node.args and isinstance(node.args[0], ast.Constant) else None
+                self.cdefs.append((node, protos, literal))
                 return None
             if m.name == "dlopen":
                 return Lib("cffi")
@@ -572,11 +581,13 @@ class _Walker:
         nodes: list[ast.AST | None] = [None] * len(lead) + list(arg_nodes or [None] * len(args))
         self._bind_params(fn.node.args, env, lead + args, kwargs, nodes)
         self.stack.append(fn.node)
+        self.call_sites.append(node)
         self.returns.append([])
         try:
             self.exec_block(fn.node.body, env)
         finally:
             self.stack.pop()
+            self.call_sites.pop()
             rets = self.returns.pop()
         if any(isinstance(n, ast.Yield | ast.YieldFrom) for n in ast.walk(fn.node)):
             return UNKNOWN
@@ -812,12 +823,14 @@ def _checks(w: _Walker, headers: HeaderSet) -> Iterator[Finding]:
             line, col = _loc(r.node, r.node)
             via = f"through {r.target.name}" if r.how == "cast" else f"as {r.target.name} (from_address)"
             yield Finding(path, line, col, "FFI007", f"{r.src.func} returns {r.src.ctype.spelling}, read here {via}")
-    for node, protos in w.cdefs:
+    for node, protos, literal in w.cdefs:
         for name, cp in protos.items():
             hp = headers.get(name)
             if hp is None or hp.shape() == cp.shape():
                 continue
             line, col = _loc(node, node)
+            if literal is not None:
+                line, col = literal.lineno + cp.line - 1, 1  # the prototype's own line in the string
             yield Finding(path, line, col, "FFI009", f"cdef declares {cp.signature()}, the header {hp.file}:{hp.line} declares {hp.signature()}")
 
 
