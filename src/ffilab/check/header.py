@@ -370,7 +370,9 @@ def parse_cdef(text: str, source: str) -> dict[str, Prototype]:
     HeaderError
         If the text is not C declarations pycparser can parse (cffi's ``...`` is blanked out).
     """
-    cleaned = re.sub(r"\.\.\.(?!\s*\))", "", text)  # "...;" members/values; keep variadic "...)"
+    # cffi accepts comments and "..." (members, values); pycparser neither.  Lines are kept.
+    cleaned = _COMMENT.sub(lambda m: "\n" * m.group(0).count("\n") + " ", text)
+    cleaned = re.sub(r"\.\.\.(?!\s*\))", "", cleaned)
     ast = _parse(_CDEF_PRELUDE + cleaned, source)
     protos = _prototypes(ast, None, source)
     offset = _CDEF_PRELUDE.count("\n")
