@@ -253,6 +253,16 @@ def test_consistent_shift_within_noise_is_not_significant() -> None:
     assert not c.significant and c.verdict == "not significant"
 
 
+def test_min_effect_is_a_floor_under_the_noise_band() -> None:
+    a = _noisy(1e-6, n=50, rel=0.002, seed=8)
+    b = _noisy(1.03e-6, n=50, rel=0.002, seed=9)
+    assert compare_samples(a, b).significant  # tight samples: 3 % is outside their noise
+    c = compare_samples(a, b, min_effect=0.05)
+    assert c.p_value < 0.001 and c.noise_band == 0.05 and not c.significant
+    with pytest.raises(ValueError, match="min_effect"):
+        compare_samples(a, b, min_effect=-0.1)
+
+
 def test_too_few_samples_are_not_significant() -> None:
     c = compare_samples([1.0, 1.1, 0.9], [2.0, 2.2, 1.8])
     assert c.ratio == 2.0 and c.p_value == pytest.approx(0.0809, abs=1e-4) and not c.significant

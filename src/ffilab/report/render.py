@@ -203,7 +203,7 @@ def write_report(results_path: str | Path, out_dir: str | Path) -> dict[str, Pat
     Parameters
     ----------
     results_path : str or Path
-        A results JSON of format ``ffilab-bench/2`` (see ``docs/results-format.md``).
+        A results JSON of format ``ffilab-bench/3`` or ``/2`` (see ``docs/results-format.md``).
     out_dir : str or Path
         Folder for ``report.md``, ``report.html`` and the PNG figures; created if missing.
 
@@ -216,7 +216,7 @@ def write_report(results_path: str | Path, out_dir: str | Path) -> dict[str, Pat
     Raises
     ------
     ValueError
-        The file is not a results file of format ``ffilab-bench/2``.
+        The file is not a results file of format ``ffilab-bench/3`` or ``/2``.
     """
     results = load_results(results_path)
     out = Path(out_dir)

@@ -1,4 +1,4 @@
-"""Reading a results file of ``ffilab bench`` (format ``ffilab-bench/2``) for the report."""
+"""Reading a results file of ``ffilab bench`` (format ``ffilab-bench/3``, or the older ``/2``) for the report."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from ffilab.report.units import number
 __all__ = ["FORMAT", "Results", "iqr", "is_ok", "load_results", "results_from_dict", "variant"]
 
 #: The results format this report reads (see docs/results-format.md).
-FORMAT = "ffilab-bench/2"
+FORMAT = "ffilab-bench/3"
+#: Formats the report reads: format 3 adds the overhead rows' ratios to abs and the sweep's checks.
+READABLE_FORMATS = ("ffilab-bench/2", "ffilab-bench/3")
 
 #: Every route of the registry, in its order; used to order rows and colours even when a
 #: results file lists routes in another order or omits some.
@@ -92,13 +94,13 @@ def results_from_dict(data: dict[str, Any], source: str = "") -> Results:
     Raises
     ------
     ValueError
-        The object is not a results file of format ``ffilab-bench/2``.
+        The object is not a results file of format ``ffilab-bench/3`` or ``/2``.
     """
     if not isinstance(data, dict):
         raise ValueError(f"results: expected a JSON object, got {type(data).__name__}")
     fmt = data.get("format")
-    if fmt != FORMAT:
-        raise ValueError(f"results: expected format {FORMAT!r}, got {fmt!r}")
+    if fmt not in READABLE_FORMATS:
+        raise ValueError(f"results: expected format {FORMAT!r} (or 'ffilab-bench/2'), got {fmt!r}")
 
     def rows(key: str) -> list[dict[str, Any]]:
         value = data.get(key) or []
@@ -131,7 +133,7 @@ def load_results(path: str | Path) -> Results:
     Raises
     ------
     ValueError
-        The file is not valid JSON or not of format ``ffilab-bench/2``.
+        The file is not valid JSON or not of format ``ffilab-bench/3`` or ``/2``.
     """
     path = Path(path)
     try:
