@@ -131,7 +131,10 @@ class Length:
 
 @dataclass
 class Str:
+    """A string, with the expression that wrote it (where a function name is spelled)."""
+
     value: str
+    node: ast.AST | None = None
 
 
 @dataclass
@@ -311,8 +314,6 @@ class _Walker:
         if name.startswith("_") and lib.kind == "ctypes":
             return UNKNOWN  # CDLL's own attributes (_handle, _name, _FuncPtr)
         if self.headers.get(name) is None:
-            # Inside a helper called with the name, the helper's caller is where the name is written.
-            node = self.call_sites[0] if self.call_sites else node
             raise CheckError(self.path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1,
                              f"error: {name} is not declared in any header given ({', '.join(self.headers.files) or 'none'})")
         return Func(name, lib)
@@ -333,7 +334,7 @@ class _Walker:
         if isinstance(node, ast.Name):
             return env.lookup(node.id)
         if isinstance(node, ast.Constant):
-            return Str(node.value) if isinstance(node.value, str) else (None if node.value is None else UNKNOWN)
+            return Str(node.value, node) if isinstance(node.value, str) else (None if node.value is None else UNKNOWN)
         if isinstance(node, ast.Attribute):
             return self._attribute(self.eval(node.value, env), node.attr, node)
         if isinstance(node, ast.Call):
@@ -379,7 +380,7 @@ class _Walker:
             if isinstance(base, Method) and base.name == "shape":
                 return Length()
             if isinstance(base, Lib) and isinstance(index, Str):
-                return self._func(base, index.value, node)
+                return self._func(base, index.value, index.node or node)
             return UNKNOWN
         if isinstance(node, ast.IfExp):
             self.eval(node.test, env)
@@ -526,7 +527,7 @@ class _Walker:
         if q in ("builtins.list", "builtins.tuple") and isinstance(first, Seq):
             return Seq(list(first.items), list(first.nodes))
         if q == "builtins.getattr" and len(args) >= 2 and isinstance(args[1], Str):
-            return self._attribute(first, args[1].value, node)
+            return self._attribute(first, args[1].value, args[1].node or node)
         return UNKNOWN
 
     def _method(self, m: Method, args: list[Any], kwargs: dict[str, Any], node: ast.Call) -> Any:
