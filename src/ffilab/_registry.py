@@ -40,6 +40,12 @@ KERNELS: tuple[str, ...] = (
     "tokenize_batch",
 )
 
+#: Optional kernels: a route may export them (with the same contract in every route that does);
+#: tests and the pipeline find them with ``hasattr``.  ``tokenize_arrow``: the tokens of
+#: ``tokenize_batch`` as a pyarrow ``list<string>`` array built from native buffers
+#: (reference: ``ffilab.text.arrow.reference_tokenize_arrow``).
+OPTIONAL_KERNELS: tuple[str, ...] = ("tokenize_arrow",)
+
 
 @dataclass(frozen=True)
 class RouteSpec:

@@ -24,15 +24,18 @@ ever failed, the tokens would be sliced instead.
 from __future__ import annotations
 
 import functools
+import hashlib
+import sys
 import unicodedata
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from ffilab import contract
+from ffilab import _cache, contract
 from ffilab.routes._cstatus import raise_for_status
 
-__all__ = ["Batch", "finish", "prepare"]
+__all__ = ["ArrowTables", "Batch", "arrow_tables", "finish", "prepare"]
 
 _NUM_TOKEN = contract.NUM_TOKEN
 # In finish's masked text: outside a token, end of a text, first character of a number token.
@@ -217,3 +220,120 @@ def _split_is_exact() -> bool:
     token_chars = np.flatnonzero(np.frombuffer(table, dtype=np.uint8)).astype(np.uint32)
     text = str(token_chars.data, "utf-32-le", "surrogatepass")
     return text.split() == [text]
+
+
+# ------------------------------------------------------------------------------------------------
+# The tables of the Arrow kernel (``tokenize_arrow``): which texts need no call into Python
+# ------------------------------------------------------------------------------------------------
+#
+# tokenize_arrow's native routes give a non-ASCII text to unicodedata.normalize and str.casefold
+# only when they cannot prove what those would return.  Two facts of the running interpreter's
+# Unicode database, read once per code point, let C prove it for most text:
+#
+# * NFKC: Unicode's quick check (UAX #15, section 9), which CPython's own normalize() runs first,
+#   answers "yes, already NFKC" for a text whose code points all have NFKC_Quick_Check=Yes and
+#   whose runs of combining marks are in canonical order (each mark's combining class at least
+#   the previous one's).  unicodedata does not expose the property, so the table derives a subset
+#   of it, the *inert* code points: c with NFKC(c) == c (which rules out NFKC_QC=No) that is
+#   never the second half of a canonical composition (the second code point of any
+#   two-code-point canonical decomposition, or a Hangul medial vowel or final consonant: that
+#   rules out NFKC_QC=Maybe), and, to stay on the safe side, whose NFKD starts with itself or
+#   with a starter that is not such a second half either.  The quick check over inert code
+#   points and combining classes is then exact; tests check it against normalize().
+# * case folding maps each character on its own (no context, unlike lower()'s final sigma), so
+#   str.casefold(text) is the concatenation of every character's folding: the table lists the
+#   folding of every code point that is not its own (CHAR_FOLDED clear in the class table).
+
+
+class ArrowTables(NamedTuple):
+    """What :func:`arrow_tables` returns, in the layout the native kernels read."""
+
+    #: One byte per code point (``0x110000``): 0 if the code point is not NFKC-inert (see above),
+    #: else 1 + its canonical combining class.
+    inert: bytes
+    #: uint32 little-endian, ascending: the code points whose case folding is not themselves.
+    fold_keys: bytes
+    #: uint32 little-endian, four per key: the folding's length (1 to 3), then its code points
+    #: (zero-padded).
+    fold_values: bytes
+
+
+_ARROW_TABLES_MAGIC = b"ffilab-arrow-tables-2\n"
+_HANGUL_SECOND = (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3))
+
+
+def _compute_arrow_tables() -> ArrowTables:
+    second = set(_HANGUL_SECOND)
+    for cp in range(0x110000):
+        d = unicodedata.decomposition(chr(cp))
+        if d and not d.startswith("<"):
+            parts = d.split()
+            if len(parts) == 2:
+                second.add(int(parts[1], 16))
+    inert = bytearray(0x110000)
+    normalize, combining = unicodedata.normalize, unicodedata.combining
+    for cp in range(0x110000):
+        c = chr(cp)
+        if cp in second or normalize("NFKC", c) != c:
+            continue
+        head = normalize("NFKD", c)[0]
+        if head != c and (combining(head) or ord(head) in second):
+            continue
+        inert[cp] = 1 + combining(c)
+    classes = contract.char_classes()
+    keys = [cp for cp in range(0x110000) if not classes[cp] & contract.CHAR_FOLDED]
+    values = np.zeros((len(keys), 4), dtype="<u4")
+    for row, cp in enumerate(keys):
+        folded = str.casefold(chr(cp))
+        if not 1 <= len(folded) <= 3:
+            raise RuntimeError(f"str.casefold({chr(cp)!r}) has {len(folded)} code points; the tables hold 1 to 3")
+        values[row, 0] = len(folded)
+        values[row, 1 : 1 + len(folded)] = [ord(f) for f in folded]
+    return ArrowTables(bytes(inert), np.array(keys, dtype="<u4").tobytes(), values.tobytes())
+
+
+def _arrow_tables_fingerprint() -> bytes:
+    # What the tables are made from: this module's definitions, the interpreter's database, and
+    # the class table (whose CHAR_FOLDED bits choose the keys).
+    h = hashlib.sha256()
+    for part in (Path(__file__).read_bytes(), sys.version.encode(), unicodedata.unidata_version.encode(),
+                 hashlib.sha256(contract.char_classes()).digest()):
+        h.update(len(part).to_bytes(8, "little") + part)
+    return h.digest()
+
+
+@functools.cache
+def arrow_tables() -> ArrowTables:
+    """Return the tables with which native ``tokenize_arrow`` kernels fold text without Python.
+
+    Computing them asks ``unicodedata`` about every code point (about 1 s), so they are kept in
+    ffilab's cache directory under a fingerprint of their sources with a checksum, as
+    :func:`ffilab.contract.char_classes` is; a stale or damaged file is computed again.
+
+    Returns
+    -------
+    ArrowTables
+    """
+    fingerprint = _arrow_tables_fingerprint()
+    path = _cache.cache_dir() / f"arrow-tables-{fingerprint.hex()[:16]}.bin"
+    digest = hashlib.sha256().digest_size
+    header = len(_ARROW_TABLES_MAGIC) + 2 * digest
+    try:
+        data = path.read_bytes()
+    except OSError:
+        data = b""
+    if len(data) > header + 0x110000 + 4 and data.startswith(_ARROW_TABLES_MAGIC + fingerprint):
+        body = data[header:]
+        if hashlib.sha256(body).digest() == data[header - digest : header]:
+            n = int.from_bytes(body[0x110000 : 0x110000 + 4], "little")
+            keys = body[0x110004 : 0x110004 + 4 * n]
+            values = body[0x110004 + 4 * n :]
+            if len(keys) == 4 * n and len(values) == 16 * n:
+                return ArrowTables(body[:0x110000], keys, values)
+    tables = _compute_arrow_tables()
+    body = tables.inert + (len(tables.fold_keys) // 4).to_bytes(4, "little") + tables.fold_keys + tables.fold_values
+    try:
+        _cache.write_atomic(path, lambda fh: fh.write(_ARROW_TABLES_MAGIC + fingerprint + hashlib.sha256(body).digest() + body))
+    except OSError:
+        pass  # no writable cache directory: the next process computes the tables again
+    return tables

@@ -19,6 +19,7 @@
 
 #include "ffilab_core.h"
 #include "ffilab_tokenize_py.h"
+#include "ffilab_tokenize_arrow_py.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Helpers shared by the kernels: errors, argument parsing and the contract's conversions.      */
@@ -1056,6 +1057,40 @@ static PyObject *capi_tokenize_batch(PyObject *Py_UNUSED(module), PyObject *arg)
     return ffl_tokpy_tokenize_batch("tokenize_batch", arg, NULL);
 }
 
+/* tokenize_arrow: the same tokens as a pyarrow list<string> array built from the C core's
+ * buffers (csrc/ffilab_tokenize_arrow_py.h): no Python object per token. */
+PyDoc_STRVAR(tokenize_arrow_doc,
+"tokenize_arrow($module, texts, /)\n"
+"--\n"
+"\n"
+"Return the tokens of every text as a pyarrow ``list<string>`` array (the tokens of tokenize_batch).\n"
+"\n"
+"The C core writes every token's UTF-8 straight into Arrow buffers, handed to pyarrow without a\n"
+"copy (Arrow C Data Interface) and freed when the array dies.  A text enters Python\n"
+"(``unicodedata.normalize('NFKC', ...)``) only when the NFKC quick check over tables derived from\n"
+"``unicodedata`` cannot prove it normalised; case folding uses a table of ``str.casefold``'s\n"
+"per-character answers.  Everything but that call runs with the GIL released.\n"
+"\n"
+"Parameters\n"
+"----------\n"
+"texts : list of str, or a pyarrow string / large_string array without nulls\n"
+"\n"
+"Returns\n"
+"-------\n"
+"pyarrow.ListArray\n"
+"    ``pa.array(tokenize_batch(texts), type=pa.list_(pa.string()))``.\n"
+"\n"
+"Raises\n"
+"------\n"
+"TypeError\n"
+"    ``texts`` is neither, or an element is not a str (a null).\n"
+"OverflowError\n"
+"    The batch's tokens could pass the 2 GiB a list<string> array holds.\n");
+
+static PyObject *capi_tokenize_arrow(PyObject *Py_UNUSED(module), PyObject *arg) {
+    return ffl_tokarrow_py("tokenize_arrow", arg);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Module                                                                                       */
 /* ------------------------------------------------------------------------------------------ */
@@ -1080,6 +1115,7 @@ static PyMethodDef capi_methods[] = {
     {"haversine_many", FASTCALL_KW(capi_haversine_many), METH_FASTCALL | METH_KEYWORDS, haversine_many_doc},
     {"find_nearest_k", FASTCALL_KW(capi_find_nearest_k), METH_FASTCALL | METH_KEYWORDS, find_nearest_k_doc},
     {"tokenize_batch", capi_tokenize_batch, METH_O, tokenize_batch_doc},
+    {"tokenize_arrow", capi_tokenize_arrow, METH_O, tokenize_arrow_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -4,6 +4,7 @@ from typing import SupportsFloat, SupportsIndex
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow
 
 # A real argument is anything PyFloat_AsDouble accepts: float, int, __float__ or __index__.
 _Real = SupportsFloat | SupportsIndex
@@ -35,3 +36,4 @@ class Accumulator:
     def count(self) -> int: ...
     @property
     def total(self) -> float: ...
+def tokenize_arrow(texts: list[str] | pyarrow.Array, /) -> pyarrow.ListArray: ...
