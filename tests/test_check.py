@@ -264,5 +264,5 @@ def test_runtime_arguments_leaks_at_exit_finalizers_and_exit_status(tmp_path, ma
     assert proc.stdout == "10.0 ['a', '--b']\n"
     findings = [ln for ln in proc.stderr.splitlines() if re.match(r"^\S+prog\.py:\d+:", ln)]
     assert len(findings) == 2, proc.stderr
-    assert re.search(r"prog\.py:9:1: FFI004 compute_distances argument 1 .* gets a c_float \* 4", findings[0])
-    assert re.search(r"prog\.py:9:1: FFI005 .*never passed to free_array: still allocated when the program ended", findings[1])
+    assert re.search(r"prog\.py:9:\d+: FFI004 compute_distances argument 1 .* gets a c_float \* 4", findings[0])
+    assert re.search(r"prog\.py:9:\d+: FFI005 .*never passed to free_array: still allocated when the program ended", findings[1])

@@ -111,13 +111,13 @@ class _Checker:
             self.events.write(json.dumps(event) + "\n")
             self.events.flush()
 
-    def finding(self, key: tuple[object, ...], code: str, where: tuple[str, int], message: str) -> None:
+    def finding(self, key: tuple[object, ...], code: str, where: tuple[str, int, int], message: str) -> None:
         if key in self.seen:
             return
         self.seen.add(key)
-        self.emit({"kind": "finding", "code": code, "path": where[0], "line": where[1], "message": message})
+        self.emit({"kind": "finding", "code": code, "path": where[0], "line": where[1], "col": where[2], "message": message})
 
-    def before(self, fp: Any, args: tuple[Any, ...], where: tuple[str, int]) -> None:
+    def before(self, fp: Any, args: tuple[Any, ...], where: tuple[str, int, int]) -> None:
         name = getattr(fp, "__name__", None)
         proto = self.headers.get(name) if name else None
         if proto is None:
@@ -176,7 +176,7 @@ class _Checker:
             return PyType("array", f"numpy {dtype} array", 8, False, elem) if elem is not None else None
         return None
 
-    def after(self, fp: Any, args: tuple[Any, ...], result: Any, where: tuple[str, int]) -> None:
+    def after(self, fp: Any, args: tuple[Any, ...], result: Any, where: tuple[str, int, int]) -> None:
         name = getattr(fp, "__name__", None)
         if not name:
             return
@@ -190,14 +190,14 @@ class _Checker:
             if addr:
                 proto = self.headers.prototypes[name]
                 self.live[addr] = proto
-                self.emit({"kind": "alloc", "id": addr, "func": name, "free": spec.free, "path": where[0], "line": where[1]})
+                self.emit({"kind": "alloc", "id": addr, "func": name, "free": spec.free, "path": where[0], "line": where[1], "col": where[2]})
         if name in self.frees and args:
             addr = _address(args[0])
             if addr:
                 self.live.pop(addr, None)
                 self.emit({"kind": "free", "id": addr, "func": name})
 
-    def cast(self, obj: Any, typ: Any, where: tuple[str, int]) -> None:
+    def cast(self, obj: Any, typ: Any, where: tuple[str, int, int]) -> None:
         addr = _address(obj)
         proto = self.live.get(addr) if addr else None
         if proto is None or proto.ret.kind != "pointer" or proto.ret.pointee is None:
@@ -209,9 +209,15 @@ class _Checker:
             self.finding(("7", where), "FFI007", where, f"{proto.name} returned {proto.ret.spelling}, read here through {t.name}")
 
 
-def _caller(depth: int) -> tuple[str, int]:
+def _caller(depth: int) -> tuple[str, int, int]:
     f = sys._getframe(depth)
-    return f.f_code.co_filename, f.f_lineno
+    col = 0
+    try:  # the column of the instruction running (co_positions: Python 3.11+)
+        positions = list(f.f_code.co_positions())
+        col = positions[f.f_lasti // 2][2] or 0
+    except (AttributeError, IndexError, TypeError):
+        pass
+    return f.f_code.co_filename, f.f_lineno, col + 1
 
 
 def _install(checker: _Checker) -> None:
@@ -344,7 +350,7 @@ def _report(lines: list[str], returncode: int) -> RunReport:
             continue  # a line cut short by a crash
         kind = e.get("kind")
         if kind == "finding":
-            findings.append(Finding(e["path"], e["line"], 1, e["code"], e["message"]))
+            findings.append(Finding(e["path"], e["line"], e.get("col", 1), e["code"], e["message"]))
         elif kind == "alloc":
             allocs[e["id"]] = e
         elif kind == "free":
@@ -354,7 +360,7 @@ def _report(lines: list[str], returncode: int) -> RunReport:
     died_of = signal.Signals(-returncode).name if returncode < 0 else None
     when = "when the program ended" if exited else f"when the program died{f' of {died_of}' if died_of else ''}"
     for a in allocs.values():
-        findings.append(Finding(a["path"], a["line"], 1, "FFI005",
+        findings.append(Finding(a["path"], a["line"], a.get("col", 1), "FFI005",
                                 f"memory from {a['func']} allocated here was never passed to {a['free']}: still allocated {when}"))
     status = 128 - returncode if returncode < 0 else returncode
     return RunReport(status, sorted(set(findings)), died_of)
