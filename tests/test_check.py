@@ -162,6 +162,18 @@ def test_config_pairs_and_ignores(tmp_path, headers):
         load_config(tmp_path / "pyproject.toml")
 
 
+def test_noqa_suppresses_its_line_and_codes_only(headers):
+    path = CASES / "clean_realistic.py"
+    source = path.read_text()
+    line = _line_of(path, "# noqa: FFI005")
+    assert check_source(source, str(path), headers) == []
+    unmarked = [(f.line, f.code) for f in check_source(source.replace("# noqa: FFI005", ""), str(path), headers)]
+    assert unmarked == [(line, "FFI005")]
+    other_code = [(f.line, f.code) for f in check_source(source.replace("# noqa: FFI005", "# noqa: FFI004"), str(path), headers)]
+    assert other_code == [(line, "FFI005")]
+    assert check_source(source.replace("# noqa: FFI005", "# noqa"), str(path), headers) == []
+
+
 def test_explain_every_code():
     for code in RULES:
         assert explain(code.lower()).startswith(f"{code} (")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,9 +158,10 @@ class DictV:
 
 @dataclass
 class Obj:
-    """An instance of a class defined in the file (``self``): its attributes."""
+    """An instance of a class defined in the file (``self``): its attributes, then its class's."""
 
     attrs: dict[str, Any] = field(default_factory=dict)
+    cls_attrs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -416,7 +418,10 @@ class _Walker:
         if isinstance(base, Lib):
             return self._func(base, attr, node)
         if isinstance(base, Obj):
-            return base.attrs.get(attr, UNKNOWN)
+            if attr in base.attrs:
+                return base.attrs[attr]
+            value = base.cls_attrs.get(attr, UNKNOWN)
+            return Bound(value, base) if isinstance(value, PyFunc) else value
         if isinstance(base, ClassV):
             return base.attrs.get(attr, UNKNOWN)
         if isinstance(base, NpArr):
@@ -579,7 +584,8 @@ class _Walker:
             return UNKNOWN
         env = Env(fn.env)
         lead = [self_value] if self_value is not None else []
-        nodes: list[ast.AST | None] = [None] * len(lead) + list(arg_nodes or [None] * len(args))
+        nodes: list[ast.AST | None] = [None] * len(lead)
+        nodes += arg_nodes if arg_nodes is not None else [None] * len(args)
         self._bind_params(fn.node.args, env, lead + args, kwargs, nodes)
         self.stack.append(fn.node)
         self.call_sites.append(node)
@@ -693,6 +699,7 @@ class _Walker:
             cls_env = Env(env)
             self.exec_block(stmt.body, cls_env)
             cls = ClassV(stmt, {})
+            cls.instance.cls_attrs = cls.attrs
             for name, value in cls_env.vars.items():
                 if isinstance(value, PyFunc):
                     value.cls = cls
@@ -802,7 +809,7 @@ def _checks(w: _Walker, headers: HeaderSet) -> Iterator[Finding]:
             if missing:
                 effects = []
                 if "argtypes" in missing:
-                    effects.append("every argument is passed as a C int")
+                    effects.append("nothing converts the arguments to the prototype's types (a Python int goes as a 32-bit C int)")
                 if "restype" in missing:
                     what = "a pointer cut to 32 bits" if proto.ret.kind == "pointer" else "a C int"
                     effects.append(f"the {proto.ret.spelling} result is read as {what}")
@@ -831,7 +838,7 @@ def _checks(w: _Walker, headers: HeaderSet) -> Iterator[Finding]:
                 continue
             line, col = _loc(node, node)
             if literal is not None:
-                line, col = literal.lineno + cp.line - 1, 1  # the prototype's own line in the string
+                line, col = getattr(literal, "lineno", line) + cp.line - 1, 1  # the prototype's own line in the string
             yield Finding(path, line, col, "FFI009", f"cdef declares {cp.signature()}, the header {hp.file}:{hp.line} declares {hp.signature()}")
 
 
@@ -912,7 +919,26 @@ def check_source(source: str, path: str, headers: HeaderSet, ignore: frozenset[s
     walker.run(tree)
     found = set(_checks(walker, headers))
     found |= set(find_leaks(tree, path, headers.allocators, _callee_resolver(walker)))
-    return sorted(f for f in found if f.code not in ignore)
+    noqa = _noqa(source)
+    return sorted(f for f in found if f.code not in ignore and not _suppressed(noqa.get(f.line, False), f.code))
+
+
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+\d+(?:[\s,]+[A-Z]+\d+)*))?", re.IGNORECASE)
+
+
+def _noqa(source: str) -> dict[int, frozenset[str] | None]:
+    """``# noqa`` comments by line: the codes they name, or ``None`` for all (flake8's rule)."""
+    out: dict[int, frozenset[str] | None] = {}
+    for i, line in enumerate(source.splitlines(), start=1):
+        m = _NOQA.search(line)
+        if m:
+            codes = m.group("codes")
+            out[i] = frozenset(c.upper() for c in re.split(r"[\s,]+", codes.strip())) if codes else None
+    return out
+
+
+def _suppressed(entry: frozenset[str] | None | bool, code: str) -> bool:
+    return entry is None or (isinstance(entry, frozenset) and code in entry)
 
 
 def _callee_resolver(w: _Walker) -> Callable[[ast.AST], str | None]:
