@@ -130,8 +130,8 @@ class _Checker:
         if fp.restype is ctypes.c_int and ret.kind != "void" and not (ret.kind == "int" and ret.size == 4 and ret.signed):
             missing.append("restype")
         if missing:
-            self.finding(("1", name, where), "FFI001", where,
-                         f"{name} called without {' and '.join(missing)} ({proto.signature()})")
+            what = " and ".join("argtypes" if m == "argtypes" else "restype (it is ctypes' default c_int)" for m in missing)
+            self.finding(("1", name, where), "FFI001", where, f"{name} called without {what} ({proto.signature()})")
         if argtypes is not None and ("2", name) not in self.seen:
             self.seen.add(("2", name))
             if len(argtypes) != len(proto.params) and not proto.variadic:
@@ -358,7 +358,12 @@ def _report(lines: list[str], returncode: int) -> RunReport:
         elif kind == "exit":
             exited = True
     died_of = signal.Signals(-returncode).name if returncode < 0 else None
-    when = "when the program ended" if exited else f"when the program died{f' of {died_of}' if died_of else ''}"
+    if exited:
+        when = "when the program ended"
+    elif died_of:
+        when = f"when the program died of {died_of}"
+    else:
+        when = "when the program stopped before its exit handlers ran (os._exit or a fatal error)"
     for a in allocs.values():
         findings.append(Finding(a["path"], a["line"], a.get("col", 1), "FFI005",
                                 f"memory from {a['func']} allocated here was never passed to {a['free']}: still allocated {when}"))
