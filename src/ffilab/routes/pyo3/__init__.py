@@ -26,6 +26,9 @@ from ffilab.routes.pyo3._ext import (
     sum_of_squares,
     tokenize_batch,
 )
+# The optional kernel (ffilab._registry.OPTIONAL_KERNELS): exported, outside __all__, which
+# lists the kernels every route has.
+from ffilab.routes.pyo3._ext import tokenize_arrow as tokenize_arrow
 
 __all__ = [
     "Accumulator",

@@ -4,6 +4,7 @@ from typing import SupportsFloat, SupportsIndex
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow
 
 # Reals are what PyFloat_AsDouble accepts: float, int, or anything with __float__ or __index__.
 _Real = SupportsFloat | SupportsIndex
@@ -33,3 +34,4 @@ class Accumulator:
     def count(self) -> int: ...
     @property
     def total(self) -> float: ...
+def tokenize_arrow(texts: list[str] | pyarrow.Array, /) -> pyarrow.ListArray: ...

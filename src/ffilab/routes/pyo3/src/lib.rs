@@ -28,7 +28,7 @@ mod kernels;
 mod tokenize;
 
 use contract::{as_index, as_real, check_array, check_k, check_points, check_same_length, to_index};
-use tokenize::tokenize_batch;
+use tokenize::{tokenize_arrow, tokenize_batch, ArrowTokens};
 
 /// An optional real argument whose default is not `None`.
 ///
@@ -621,6 +621,6 @@ mod _ext {
     use super::{
         circle_area, compute_distances, fast_dot, fast_norm, fast_sum, find_nearest_k,
         haversine_distance, haversine_many, primes, scale_and_shift, scale_array, sum_of_squares,
-        tokenize_batch, Accumulator,
+        tokenize_arrow, tokenize_batch, Accumulator, ArrowTokens,
     };
 }

@@ -690,3 +690,445 @@ pub fn tokenize_batch<'py>(
     Scratch::keep(scanned);
     Ok(tokens)
 }
+
+// ------------------------------------------------------------------------------------------------
+// tokenize_arrow: the same tokens as a pyarrow list<string> array (ffilab.text.arrow)
+// ------------------------------------------------------------------------------------------------
+//
+// The optional kernel of ffilab._registry.OPTIONAL_KERNELS, the capi route's
+// csrc/ffilab_tokenize_arrow_py.h written in Rust: the tokens' UTF-8, their offsets and the lists'
+// offsets are written into Rust vectors, which pyarrow wraps without a copy
+// (`pyarrow.foreign_buffer`, whose base object — an `ArrowTokens` holding the vectors — is freed,
+// and the vectors with it, when the last buffer dies).  No Python object is made per token, and a
+// text enters Python only when Unicode's NFKC quick check, over the tables of
+// `ffilab.routes._text_glue.arrow_tables()` (derived from the interpreter's unicodedata), cannot
+// prove it normalised: then `unicodedata.normalize("NFKC", text)` runs, and case folding comes
+// from the same tables (str.casefold's answer per code point; it has no context).
+
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::types::{PyDict, PyTuple};
+
+/// What `tokenize_arrow` takes from Python besides `Unicode`, fetched once per process.
+struct ArrowState {
+    /// `arrow_tables().inert`: 0 for a code point that is not NFKC-inert, else 1 + its
+    /// canonical combining class.
+    inert: Py<PyBytes>,
+    /// `arrow_tables()`' case foldings: the code points that are not their own folding, sorted,
+    /// and for each its folding's length and code points.
+    fold_keys: Vec<u32>,
+    fold_values: Vec<[u32; 4]>,
+    /// `pyarrow.foreign_buffer`, `pyarrow.Array.from_buffers`, `pyarrow.string()`,
+    /// `pyarrow.list_(pyarrow.string())`, `pyarrow.array`.
+    foreign_buffer: Py<PyAny>,
+    from_buffers: Py<PyAny>,
+    string_type: Py<PyAny>,
+    list_type: Py<PyAny>,
+    array: Py<PyAny>,
+}
+
+static ARROW: PyOnceLock<ArrowState> = PyOnceLock::new();
+
+fn le_u32s(bytes: &[u8]) -> Vec<u32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn arrow_state(py: Python<'_>) -> PyResult<&'static ArrowState> {
+    ARROW.get_or_try_init(py, || {
+        let tables = py
+            .import("ffilab.routes._text_glue")?
+            .getattr("arrow_tables")?
+            .call0()?;
+        let inert = tables.getattr("inert")?.cast_into::<PyBytes>()?;
+        let keys = le_u32s(tables.getattr("fold_keys")?.cast_into::<PyBytes>()?.as_bytes());
+        let values = le_u32s(tables.getattr("fold_values")?.cast_into::<PyBytes>()?.as_bytes());
+        if inert.as_bytes().len() != TABLE_LEN
+            || values.len() != 4 * keys.len()
+            || keys.windows(2).any(|w| w[0] >= w[1])
+        {
+            return Err(PyRuntimeError::new_err(
+                "tokenize_arrow: ffilab.routes._text_glue.arrow_tables() returned tables of the wrong shape",
+            ));
+        }
+        let pa = py.import("pyarrow")?;
+        let string_type = pa.getattr("string")?.call0()?;
+        let list_type = pa.getattr("list_")?.call1((&string_type,))?;
+        Ok(ArrowState {
+            inert: inert.unbind(),
+            fold_keys: keys,
+            fold_values: values
+                .chunks_exact(4)
+                .map(|c| [c[0], c[1], c[2], c[3]])
+                .collect(),
+            foreign_buffer: pa.getattr("foreign_buffer")?.unbind(),
+            from_buffers: pa.getattr("Array")?.getattr("from_buffers")?.unbind(),
+            string_type: string_type.unbind(),
+            list_type: list_type.unbind(),
+            array: pa.getattr("array")?.unbind(),
+        })
+    })
+}
+
+/// The Arrow buffers of one result; pyarrow's buffers keep it alive (their `base`).
+#[pyclass(frozen, module = "ffilab.routes.pyo3._ext")]
+pub struct ArrowTokens {
+    bytes: Vec<u8>,
+    token_offsets: Vec<i32>,
+    list_offsets: Vec<i32>,
+}
+
+/// One text of a batch as phase 2 reads it.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// ASCII (a str's storage, or a UTF-8 record checked to be ASCII): lowercased as copied.
+    Ascii(&'a [u8]),
+    /// A str's storage, or an Arrow record's UTF-8 (not ASCII), to fold.
+    Ucs1(&'a [u8]),
+    Ucs2(&'a [u16]),
+    Ucs4(&'a [u32]),
+    Utf8(&'a [u8]),
+}
+
+/// What phase 2 made of a text: where its folded code points are, or that Python must
+/// normalise it (then phase 3 folds the result).
+#[derive(Clone, Copy)]
+enum Folding {
+    Ascii,
+    Range(usize, usize),
+    Python,
+}
+
+/// The NFKC quick check and case folding of one code point: false when the text needs Python.
+#[inline]
+fn fold_one(cp: u32, inert: &[u8], last_ccc: &mut u8, classes: &[u8; TABLE_LEN], st: &ArrowState, out: &mut Vec<u32>) -> bool {
+    let Some(&v) = inert.get(cp as usize) else {
+        return false;
+    };
+    if v == 0 {
+        return false;
+    }
+    let ccc = v - 1;
+    if ccc != 0 && *last_ccc > ccc {
+        return false;
+    }
+    *last_ccc = ccc;
+    casefold_one(cp, classes, st, out)
+}
+
+/// str.casefold of one code point, from the tables.
+#[inline]
+fn casefold_one(cp: u32, classes: &[u8; TABLE_LEN], st: &ArrowState, out: &mut Vec<u32>) -> bool {
+    if classes[cp as usize] & CHAR_FOLDED != 0 {
+        out.push(cp);
+        return true;
+    }
+    match st.fold_keys.binary_search(&cp) {
+        Ok(k) => {
+            let v = &st.fold_values[k];
+            let n = v[0] as usize;
+            if !(1..=3).contains(&n) {
+                return false;
+            }
+            out.extend_from_slice(&v[1..1 + n]);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// `ffilab.contract.CHAR_FOLDED`: the code point is its own case folding.
+const CHAR_FOLDED: u8 = 8;
+
+/// Phase 2 for one text: its folding appended to `out` if C... Rust can prove it, else `Python`.
+fn fold_source(src: Source<'_>, inert: &[u8], classes: &[u8; TABLE_LEN], st: &ArrowState, out: &mut Vec<u32>) -> Folding {
+    let start = out.len();
+    let mut last = 0u8;
+    let ok = match src {
+        Source::Ascii(_) => return Folding::Ascii,
+        Source::Ucs1(s) => s.iter().all(|&c| fold_one(c.into(), inert, &mut last, classes, st, out)),
+        Source::Ucs2(s) => s.iter().all(|&c| fold_one(c.into(), inert, &mut last, classes, st, out)),
+        Source::Ucs4(s) => s.iter().all(|&c| fold_one(c, inert, &mut last, classes, st, out)),
+        Source::Utf8(s) => match std::str::from_utf8(s) {
+            Ok(text) => text.chars().all(|c| fold_one(c.into(), inert, &mut last, classes, st, out)),
+            Err(_) => false,
+        },
+    };
+    if ok {
+        Folding::Range(start, out.len())
+    } else {
+        out.truncate(start);
+        Folding::Python
+    }
+}
+
+/// The Arrow buffers being written.
+struct Builder {
+    bytes: Vec<u8>,
+    token_offsets: Vec<i32>,
+    list_offsets: Vec<i32>,
+    /// A surrogate inside a token (no class table makes one a word character): refused.
+    bad: bool,
+}
+
+impl Builder {
+    fn push_text<T: Copy + Into<u32>>(&mut self, text: &[T], table: &[u8; TABLE_LEN], lower: bool, num: &[u8]) {
+        scan(text, table, |start, len, is_num| {
+            if is_num {
+                self.bytes.extend_from_slice(num);
+            } else if lower {
+                self.bytes.extend(text[start..start + len].iter().map(|&c| (c.into() as u8).to_ascii_lowercase()));
+            } else {
+                let mut utf8 = [0u8; 4];
+                for &c in &text[start..start + len] {
+                    match char::from_u32(c.into()) {
+                        Some(ch) => self.bytes.extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes()),
+                        None => self.bad = true,
+                    }
+                }
+            }
+            self.token_offsets.push(self.bytes.len() as i32);
+        });
+        self.list_offsets.push((self.token_offsets.len() - 1) as i32);
+    }
+
+    /// Whether the offsets still fit in int32 (checked after each text; a text of less than
+    /// 2**29 code points cannot jump from below 2**31 past 2**32).
+    fn fits(&self) -> bool {
+        self.bytes.len() <= i32::MAX as usize && self.token_offsets.len() <= i32::MAX as usize
+    }
+}
+
+fn type_name_of(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// The texts of an Arrow array of strings: (the array, its offsets made absolute, its data).
+fn arrow_input<'py>(
+    py: Python<'py>,
+    st: &ArrowState,
+    texts: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyAny>, Vec<i64>, usize, usize)> {
+    let arr = st.array.bind(py).call1((texts,))?;
+    let ty = arr.getattr("type")?;
+    let types = py.import("pyarrow.types")?;
+    let large = types.getattr("is_large_string")?.call1((&ty,))?.is_truthy()?;
+    if !large && !types.getattr("is_string")?.call1((&ty,))?.is_truthy()? {
+        return Err(PyTypeError::new_err(format!(
+            "tokenize_arrow: texts must be a list of str or an Arrow array of strings, got Arrow type {ty}"
+        )));
+    }
+    let n: usize = arr.len()?;
+    if arr.getattr("null_count")?.extract::<i64>()? != 0 {
+        let first: usize = arr
+            .call_method0("is_null")?
+            .call_method0("to_pylist")?
+            .call_method1("index", (true,))?
+            .extract()?;
+        return Err(PyTypeError::new_err(format!(
+            "tokenize_arrow: texts[{first}] must be str, got NoneType"
+        )));
+    }
+    let offset: usize = arr.getattr("offset")?.extract()?;
+    let buffers = arr.call_method0("buffers")?;
+    let address = |i: usize| -> PyResult<(usize, usize)> {
+        let buf = buffers.get_item(i)?;
+        if buf.is_none() {
+            return Ok((0, 0));
+        }
+        Ok((buf.getattr("address")?.extract()?, buf.getattr("size")?.extract()?))
+    };
+    let (offs_addr, offs_size) = address(1)?;
+    let (data_addr, data_size) = address(2)?;
+    let width = if large { 8 } else { 4 };
+    if n > 0 && (offs_addr == 0 || offs_size < (offset + n + 1) * width) {
+        return Err(PyValueError::new_err("tokenize_arrow: the Arrow array of texts has a short offsets buffer"));
+    }
+    let mut offsets = Vec::with_capacity(n + 1);
+    for i in offset..offset + if n > 0 { n + 1 } else { 0 } {
+        // SAFETY: the offsets buffer holds at least offset + n + 1 entries (checked above) and
+        // is kept alive by `arr`; read unaligned, as a foreign producer's buffer may be.
+        let v = unsafe {
+            if large {
+                std::ptr::read_unaligned((offs_addr as *const i64).add(i))
+            } else {
+                i64::from(std::ptr::read_unaligned((offs_addr as *const i32).add(i)))
+            }
+        };
+        offsets.push(v);
+    }
+    if offsets.windows(2).any(|w| w[1] < w[0]) || offsets.first().is_some_and(|&a| a < 0) || offsets.last().is_some_and(|&z| z as usize > data_size) {
+        return Err(PyValueError::new_err("tokenize_arrow: the Arrow array of texts has bad offsets"));
+    }
+    Ok((arr, offsets, data_addr, data_size))
+}
+
+use pyo3::exceptions::PyValueError;
+
+/// Return the tokens of every text as a pyarrow ``list<string>`` array (the tokens of tokenize_batch).
+///
+/// ``pa.array(tokenize_batch(texts), type=pa.list_(pa.string()))``, built from Rust vectors that
+/// pyarrow wraps without a copy and frees when the array dies.  A text enters Python
+/// (``unicodedata.normalize("NFKC", ...)``) only when the NFKC quick check over tables derived
+/// from ``unicodedata`` cannot prove it normalised; everything else runs with the GIL released.
+///
+/// Parameters
+/// ----------
+/// texts : list of str, or a pyarrow string / large_string array without nulls
+///
+/// Returns
+/// -------
+/// pyarrow.ListArray
+///
+/// Raises
+/// ------
+/// TypeError
+///     ``texts`` is neither, or an element is not a str (a null).
+/// OverflowError
+///     The batch's tokens pass the 2 GiB a list<string> array holds.
+#[pyfunction]
+#[pyo3(signature = (texts, /))]
+pub fn tokenize_arrow<'py>(py: Python<'py>, texts: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let unicode = unicode(py)?;
+    let st = arrow_state(py)?;
+    // Phase 1, with the GIL: where every text's code units are.  `strs` and `arr` keep them alive.
+    let mut strs: Vec<Bound<'py, PyString>> = Vec::new();
+    let mut arrow: Option<(Bound<'py, PyAny>, Vec<i64>, usize, usize)> = None;
+    if texts.is_instance_of::<PyList>() {
+        strs = check_texts("tokenize_arrow", texts)?;
+    } else if texts.hasattr("__arrow_c_array__")? {
+        arrow = Some(arrow_input(py, st, texts)?);
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "tokenize_arrow: texts must be a list of str, got {}",
+            type_name_of(texts)
+        )));
+    }
+    let mut sources: Vec<Source<'_>> = Vec::new();
+    for text in &strs {
+        // SAFETY: as in `storage`: the str is immutable and held by `strs`.
+        sources.push(match unsafe { text.data() }? {
+            PyStringData::Ucs1(s) if s.is_ascii() => Source::Ascii(s),
+            PyStringData::Ucs1(s) => Source::Ucs1(s),
+            PyStringData::Ucs2(s) => Source::Ucs2(s),
+            PyStringData::Ucs4(s) => Source::Ucs4(s),
+        });
+    }
+    if let Some((_, offsets, data_addr, data_size)) = &arrow {
+        // SAFETY: the data buffer (data_size bytes) is kept alive by the array held in `arrow`,
+        // and every offset was checked to lie within it.
+        let data: &[u8] = if *data_size == 0 {
+            &[]
+        } else {
+            unsafe { std::slice::from_raw_parts(*data_addr as *const u8, *data_size) }
+        };
+        for w in offsets.windows(2) {
+            let s = &data[w[0] as usize..w[1] as usize];
+            sources.push(if s.is_ascii() { Source::Ascii(s) } else { Source::Utf8(s) });
+        }
+    }
+    let table: &'static [u8; TABLE_LEN] = unicode
+        .table
+        .as_bytes(py)
+        .try_into()
+        .expect("class table checked to be 0x110000 bytes");
+    let inert: &'static [u8] = st.inert.as_bytes(py);
+    // Phase 2, the GIL released: fold what the quick check proves.
+    let (mut folded, mut foldings) = py.detach(|| {
+        let mut folded: Vec<u32> = Vec::new();
+        let foldings: Vec<Folding> = sources.iter().map(|&s| fold_source(s, inert, table, st, &mut folded)).collect();
+        (folded, foldings)
+    });
+    // Phase 3, with the GIL: Python's NFKC for the rest, case-folded from the tables.
+    let normalize = unicode.normalize.bind(py);
+    let nfkc = unicode.nfkc.bind(py);
+    for (k, folding) in foldings.iter_mut().enumerate() {
+        if !matches!(folding, Folding::Python) {
+            continue;
+        }
+        let text: Bound<'py, PyAny> = match sources[k] {
+            Source::Utf8(s) => PyString::from_bytes(py, s)?.into_any(),
+            _ => strs[k].clone().into_any(),
+        };
+        let normalized = normalize.call1((nfkc, text))?.cast_into::<PyString>()?;
+        let start = folded.len();
+        // SAFETY: `normalized` is a str held for the duration of the borrow.
+        let ok = match unsafe { normalized.data() }? {
+            PyStringData::Ucs1(s) => s.iter().all(|&c| casefold_one(c.into(), table, st, &mut folded)),
+            PyStringData::Ucs2(s) => s.iter().all(|&c| casefold_one(c.into(), table, st, &mut folded)),
+            PyStringData::Ucs4(s) => s.iter().all(|&c| casefold_one(c, table, st, &mut folded)),
+        };
+        if !ok {
+            return Err(PyRuntimeError::new_err(
+                "tokenize_arrow: the case-folding table does not cover a code point (rebuild its cache)",
+            ));
+        }
+        *folding = Folding::Range(start, folded.len());
+    }
+    // Phase 4, the GIL released: scan every text into the Arrow buffers.
+    let num_token = unicode.num_token.bind(py).to_str()?.as_bytes().to_vec();
+    let builder = py.detach(|| {
+        let mut b = Builder {
+            bytes: Vec::with_capacity(sources.len() * 64 + 1),
+            token_offsets: vec![0],
+            list_offsets: Vec::with_capacity(sources.len() + 1),
+            bad: false,
+        };
+        b.list_offsets.push(0);
+        for (src, folding) in sources.iter().zip(&foldings) {
+            match (folding, src) {
+                (Folding::Ascii, Source::Ascii(s)) => b.push_text(s, table, true, &num_token),
+                (Folding::Range(a, z), _) => b.push_text(&folded[*a..*z], table, false, &num_token),
+                _ => unreachable!("every text was folded by phase 2 or 3"),
+            }
+            if !b.fits() {
+                return None;
+            }
+        }
+        Some(b)
+    });
+    folded.clear();
+    let Some(b) = builder else {
+        return Err(PyOverflowError::new_err(
+            "tokenize_arrow: the batch's tokens pass 2 GiB, the most a list<string> array holds: split texts into smaller batches",
+        ));
+    };
+    if b.bad {
+        return Err(PyRuntimeError::new_err("tokenize_arrow: a surrogate inside a token"));
+    }
+    drop(strs);
+    drop(arrow);
+    // Hand the vectors to pyarrow: three buffers over them, whose base owns them.
+    let n_lists = b.list_offsets.len() - 1;
+    let n_tokens = b.token_offsets.len() - 1;
+    let owner = Bound::new(
+        py,
+        ArrowTokens {
+            bytes: b.bytes,
+            token_offsets: b.token_offsets,
+            list_offsets: b.list_offsets,
+        },
+    )?;
+    let tokens = owner.get();
+    let foreign = st.foreign_buffer.bind(py);
+    let buffer = |ptr: usize, size: usize| foreign.call1((ptr, size, &owner));
+    let data = buffer(tokens.bytes.as_ptr() as usize, tokens.bytes.len())?;
+    let token_offsets = buffer(tokens.token_offsets.as_ptr() as usize, 4 * tokens.token_offsets.len())?;
+    let list_offsets = buffer(tokens.list_offsets.as_ptr() as usize, 4 * tokens.list_offsets.len())?;
+    let none = py.None();
+    let strings = st.from_buffers.bind(py).call1((
+        st.string_type.bind(py),
+        n_tokens,
+        PyList::new(py, [none.bind(py).clone(), token_offsets, data])?,
+    ))?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("children", PyList::new(py, [strings])?)?;
+    st.from_buffers.bind(py).call(
+        PyTuple::new(py, [st.list_type.bind(py).clone(), n_lists.into_pyobject(py)?.into_any(), PyList::new(py, [none.bind(py).clone(), list_offsets])?.into_any()])?,
+        Some(&kwargs),
+    )
+}
