@@ -7,6 +7,7 @@ runtime mode runs the lesson's challenge for real against a libmathlib.so built 
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -90,14 +91,28 @@ def test_ffilab_ctypes_route_is_clean_and_the_check_is_not_vacuous():
     source = ROUTE.read_text()
     assert check_source(source, str(ROUTE), hs) == []
     # The same file with three bugs put in: each one is found.
-    broken = (
-        source.replace('_declare("ffl_circle_area", c_double, c_double)', '_declare("ffl_circle_area", c_int, c_double)')
-        .replace("weakref.finalize(owner, _free, address)", "owner = owner")
-        .replace('_declare("ffl_fast_sum", c_double, c_void_p, c_int64)', '_declare("ffl_fast_sum", c_double, c_void_p, c_int)')
-    )
-    assert broken.count("c_int,") > source.count("c_int,")
+    broken = source
+    for old, new in [
+        ('_declare("ffl_circle_area", c_double, c_double)', '_declare("ffl_circle_area", c_int, c_double)'),
+        ("weakref.finalize(owner, _free, address)", "owner = owner"),
+        ('_declare("ffl_fast_sum", c_double, c_void_p, c_int64)', '_declare("ffl_fast_sum", c_double, c_void_p, c_int)'),
+    ]:
+        assert old in broken, f"the ctypes route no longer has {old!r}: update this test's mutations"
+        broken = broken.replace(old, new)
     codes = sorted(f.code for f in check_source(broken, "route.py", hs))
     assert codes == ["FFI002", "FFI003", "FFI005"]
+
+
+def test_the_clean_file_is_clean_because_every_call_was_checked(headers):
+    from ffilab.check.static import _Walker
+
+    walker = _Walker("clean_realistic.py", headers)
+    walker.run(ast.parse((CASES / "clean_realistic.py").read_text()))
+    called = {c.func.name for c in walker.calls}
+    declared = {d.func.name for d in walker.decls}
+    every = set(headers.prototypes) - {"stats_hist_free"}  # only handed to weakref.finalize
+    assert called == every
+    assert declared == set(headers.prototypes)
 
 
 def test_headers_resolve_real_includes_and_annotations():
