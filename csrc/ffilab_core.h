@@ -37,6 +37,18 @@ extern "C" {
 #define FFL_PRIMES_MAX_N ((int64_t)2147483647)
 #define FFL_EARTH_RADIUS_KM 6371.0
 
+/* Work (array elements; n for sum_of_squares and primes) from which the native bindings release
+ * the GIL around a core call; below it they keep it, as NumPy does (NPY_BEGIN_THREADS_THRESHOLDED,
+ * 500 elements).  Releasing and re-taking an uncontended GIL costs 30-60 ns here (measured on
+ * the capi route, thread CPU time: fast_sum of 1 element 44 ns with the release, 16 ns without;
+ * of 64 elements 79 ns and 42 ns; of 256, 237 ns and 177 ns); this value keeps it under 10 % of
+ * the cheapest kernel's work (fast_sum, 0.83 ns an element: 870 ns at 1024) and is far below any
+ * input that runs long enough for another thread to gain from it.  Used by capi,
+ * pybind11, nanobind, cython (through this header) and pyo3 (its own copy, checked equal by
+ * tests/test_threads.py).  ctypes and cffi release around every foreign call and cannot be told
+ * otherwise: that cost is part of what they measure. */
+#define FFL_RELEASE_GIL_MIN_WORK 1024
+
 /* How many times this thread has entered the core's kernels (every ffl_* function below that
  * computes, not the free/getter helpers).  A call marker for ffilab's guard: an FFI route's
  * kernel must advance it, proving its work ran in this library (thread-local; costs one add). */

@@ -302,3 +302,18 @@ def test_gil_declaration(name: str, kernel: str, record_property: Callable[[str,
         f"ffilab.gil declares that {name}.{kernel} {verb} the GIL, but the main thread counted "
         f"{seen} of its free-running rate while it ran (releases: >= {minimum}, holds: <= {HOLDS_MAX})"
     )
+
+
+def test_one_release_threshold_for_every_native_binding() -> None:
+    # capi, pybind11, nanobind and cython read FFL_RELEASE_GIL_MIN_WORK from the C core's header;
+    # the Rust route keeps a copy of the number, which must not drift from it.
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    header = (root / "csrc" / "ffilab_core.h").read_text(encoding="utf-8")
+    rust = (root / "src" / "ffilab" / "routes" / "pyo3" / "src" / "lib.rs").read_text(encoding="utf-8")
+    in_header = re.search(r"#define FFL_RELEASE_GIL_MIN_WORK (\d+)", header)
+    in_rust = re.search(r"const RELEASE_GIL_MIN_WORK: usize = (\d+);", rust)
+    assert in_header and in_rust, "the threshold is no longer where this test looks"
+    assert in_header.group(1) == in_rust.group(1)

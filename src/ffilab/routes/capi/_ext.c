@@ -27,6 +27,19 @@
 
 /* The unqualified name of an object's type, as type(x).__name__ reads in the reference's
  * messages (tp_name of a heap or extension type may carry its module: "numpy.ndarray"). */
+/* Runs `stmt` without the GIL when `work` reaches FFL_RELEASE_GIL_MIN_WORK (ffilab_core.h says
+ * why), with it otherwise: for a one-element array the release would cost more than the loop. */
+#define FFL_CALL_NOGIL_IF(work, stmt) \
+    do {                                  \
+        if ((work) >= FFL_RELEASE_GIL_MIN_WORK) { \
+            Py_BEGIN_ALLOW_THREADS        \
+            stmt;                         \
+            Py_END_ALLOW_THREADS          \
+        } else {                          \
+            stmt;                         \
+        }                                 \
+    } while (0)
+
 static const char *type_name(PyObject *obj) {
     const char *name = Py_TYPE(obj)->tp_name;
     const char *dot = strrchr(name, '.');
@@ -303,9 +316,7 @@ static PyObject *capi_sum_of_squares(PyObject *Py_UNUSED(module), PyObject *arg)
         return NULL;
     uint64_t hi = 0, lo = 0;
     int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = ffl_sum_of_squares(n, &hi, &lo);
-    Py_END_ALLOW_THREADS
+    FFL_CALL_NOGIL_IF(n, status = ffl_sum_of_squares(n, &hi, &lo));
     if (status != FFL_OK) return raise_status("sum_of_squares", status);
     return pylong_from_u128(hi, lo);
 }
@@ -377,9 +388,7 @@ static PyObject *capi_scale_array(PyObject *Py_UNUSED(module), PyObject *const *
     double *data = (double *)PyArray_DATA(arr);
     int64_t n = (int64_t)PyArray_DIM(arr, 0);
     int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = ffl_scale_array(data, n, factor);
-    Py_END_ALLOW_THREADS
+    FFL_CALL_NOGIL_IF(n, status = ffl_scale_array(data, n, factor));
     if (status != FFL_OK) return raise_status("scale_array", status);
     Py_RETURN_NONE;
 }
@@ -433,9 +442,7 @@ static PyObject *capi_compute_distances(PyObject *Py_UNUSED(module), PyObject *a
     const double *data = (const double *)PyArray_DATA(points);
     npy_intp n = PyArray_DIM(points, 0);
     double *buffer;
-    Py_BEGIN_ALLOW_THREADS
-    buffer = ffl_compute_distances(data, (int64_t)n);
-    Py_END_ALLOW_THREADS
+    FFL_CALL_NOGIL_IF(n, buffer = ffl_compute_distances(data, (int64_t)n));
     if (buffer == NULL) return PyErr_Format(PyExc_MemoryError, "compute_distances: the C core could not allocate the result");
 
     /* Ownership of `buffer` moves step by step: to the capsule once it exists (its destructor
@@ -494,9 +501,7 @@ static PyObject *capi_primes(PyObject *Py_UNUSED(module), PyObject *arg) {
     if (as_index("primes", "n", arg, FFL_PRIMES_MAX_N, PyExc_OverflowError, "", &n) < 0) return NULL;
     int64_t *found = NULL, count = 0;
     int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = ffl_primes(n, &found, &count);
-    Py_END_ALLOW_THREADS
+    FFL_CALL_NOGIL_IF(n, status = ffl_primes(n, &found, &count));
     if (status != FFL_OK) {
         ffl_free(found); /* NULL on failure per the core, freed anyway for safety */
         return raise_status("primes", status);
@@ -547,9 +552,7 @@ static PyObject *capi_fast_sum(PyObject *Py_UNUSED(module), PyObject *arg) {
     const double *data = (const double *)PyArray_DATA(a);
     int64_t n = (int64_t)PyArray_DIM(a, 0);
     double total;
-    Py_BEGIN_ALLOW_THREADS
-    total = ffl_fast_sum(data, n);
-    Py_END_ALLOW_THREADS
+    FFL_CALL_NOGIL_IF(n, total = ffl_fast_sum(data, n));
     return PyFloat_FromDouble(total);
 }
 
@@ -589,9 +592,7 @@ static PyObject *capi_fast_dot(PyObject *Py_UNUSED(module), PyObject *const *arg
     const double *pb = (const double *)PyArray_DATA(b);
     int64_t n = (int64_t)PyArray_DIM(a, 0);
     double total;
-    Py_BEGIN_ALLOW_THREADS
-    total = ffl_fast_dot(pa, pb, n);
-    Py_END_ALLOW_THREADS
+    FFL_CALL_NOGIL_IF(n, total = ffl_fast_dot(pa, pb, n));
     return PyFloat_FromDouble(total);
 }
 
@@ -623,9 +624,7 @@ static PyObject *capi_fast_norm(PyObject *Py_UNUSED(module), PyObject *arg) {
     const double *data = (const double *)PyArray_DATA(a);
     int64_t n = (int64_t)PyArray_DIM(a, 0);
     double norm;
-    Py_BEGIN_ALLOW_THREADS
-    norm = ffl_fast_norm(data, n);
-    Py_END_ALLOW_THREADS
+    FFL_CALL_NOGIL_IF(n, norm = ffl_fast_norm(data, n));
     return PyFloat_FromDouble(norm);
 }
 
@@ -674,9 +673,7 @@ static PyObject *capi_scale_and_shift(PyObject *Py_UNUSED(module), PyObject *con
     const double *in = (const double *)PyArray_DATA(a);
     double *dst = (double *)PyArray_DATA(out);
     int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = ffl_scale_and_shift(in, dst, (int64_t)n, scale, shift);
-    Py_END_ALLOW_THREADS
+    FFL_CALL_NOGIL_IF(n, status = ffl_scale_and_shift(in, dst, (int64_t)n, scale, shift));
     if (status != FFL_OK) {
         Py_DECREF(out);
         return raise_status("scale_and_shift", status);
@@ -766,9 +763,7 @@ static PyObject *capi_haversine_many(PyObject *Py_UNUSED(module), PyObject *cons
     const double *plo = (const double *)PyArray_DATA(lons);
     double *dst = (double *)PyArray_DATA(out);
     int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = ffl_haversine_many(lat, lon, pla, plo, (int64_t)n, dst);
-    Py_END_ALLOW_THREADS
+    FFL_CALL_NOGIL_IF(n, status = ffl_haversine_many(lat, lon, pla, plo, (int64_t)n, dst));
     if (status != FFL_OK) {
         Py_DECREF(out);
         return raise_status(f, status);
@@ -845,9 +840,7 @@ static PyObject *capi_find_nearest_k(PyObject *Py_UNUSED(module), PyObject *cons
     int64_t *pidx = (int64_t *)PyArray_DATA(idx);
     double *pdist = (double *)PyArray_DATA(dist);
     int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = ffl_find_nearest_k(lat, lon, pla, plo, (int64_t)n, k, pidx, pdist);
-    Py_END_ALLOW_THREADS
+    FFL_CALL_NOGIL_IF(n, status = ffl_find_nearest_k(lat, lon, pla, plo, (int64_t)n, k, pidx, pdist));
     if (status != FFL_OK) {
         raise_status(f, status);
         goto done;

@@ -14,10 +14,12 @@ automatic argument conversion, because it does not follow the argument contract
   contract says TypeError for whatever is not a ``numpy.ndarray``) and answers a non-contiguous
   or a read-only array with a BufferError-flavoured ValueError of its own.
 
-So each kernel first checks its arguments with the helpers below (the same checks, in the same
-order, as the reference), then takes a typed memoryview of each array (``const`` where the
-kernel only reads, so read-only arrays are accepted) and runs a loop of C types only, with the
-GIL released.  The directives above are safe because of those checks: ``boundscheck`` and
+So each kernel first converts its scalar arguments, then checks its arrays on their C struct
+through NumPy's C API (the same checks, in the same order, as the reference; a typed memoryview
+would cost an acquisition of the buffer on every call and read nothing the struct does not
+say), takes each array's data pointer and runs a loop of C types only, with the GIL released
+once the input is large enough to repay that (``FFL_RELEASE_GIL_MIN_WORK`` of the C core's
+header).  The directives above are safe because of those checks: ``boundscheck`` and
 ``wraparound`` are off because every index is in ``0 .. len - 1`` of a length already checked,
 ``cdivision`` is on because no division has a zero or negative divisor (and it makes ``x / 2.0``
 plain C).  There is no ``-ffast-math``-like directive: the floating-point operations are the
@@ -37,6 +39,31 @@ from libc.stdlib cimport free, malloc, realloc
 
 cimport numpy as cnp
 import numpy as np
+
+cdef extern from "Python.h":
+    ctypedef struct PyThreadState
+    PyThreadState *PyEval_SaveThread()
+    void PyEval_RestoreThread(PyThreadState *state)
+
+cdef extern from "ffilab_core.h":
+    # The work from which the loops below run without the GIL (the header says how it was
+    # measured): releasing it around one element would cost more than the loop.
+    const int64_t FFL_RELEASE_GIL_MIN_WORK
+
+
+# The loops release the GIL only when their work repays it.  Cython's `with nogil(condition)`
+# accepts compile-time conditions only, so this is Py_BEGIN/END_ALLOW_THREADS written out: every
+# statement between the two calls is plain C on C variables (no Python object, nothing that can
+# raise), as it was inside the `with nogil` blocks these replace.
+cdef inline PyThreadState *_release_gil_if(int64_t work) noexcept:
+    if work >= FFL_RELEASE_GIL_MIN_WORK:
+        return PyEval_SaveThread()
+    return NULL
+
+
+cdef inline void _restore_gil(PyThreadState *released) noexcept:
+    if released != NULL:
+        PyEval_RestoreThread(released)
 
 # The array checks read the array's C struct through NumPy's C API (as the capi route does):
 # a Python-level ``arr.dtype`` or ``arr.flags`` costs an attribute lookup and an object each,
@@ -176,9 +203,10 @@ def sum_of_squares(object n, /):
     cdef uint64_t count = _as_index("sum_of_squares", "n", n, 0, _SUM_OF_SQUARES_MAX_N)
     cdef uint64_t i
     cdef u128 total = 0
-    with nogil:
-        for i in range(count):
-            total += <u128>(i * i)
+    cdef PyThreadState *released = _release_gil_if(<int64_t>count)
+    for i in range(count):
+        total += <u128>(i * i)
+    _restore_gil(released)
     cdef uint64_t hi = <uint64_t>(total >> 64)
     cdef uint64_t lo = <uint64_t>total
     return (<object>hi << 64) | <object>lo
@@ -236,9 +264,10 @@ def scale_array(object arr, object factor):
     # The caller's own buffer: the writes land in ``arr`` itself.
     cdef double *v = <double *>cnp.PyArray_DATA(a)
     cdef Py_ssize_t i, n = cnp.PyArray_DIM(a, 0)
-    with nogil:
-        for i in range(n):
-            v[i] = v[i] * f
+    cdef PyThreadState *released = _release_gil_if(n)
+    for i in range(n):
+        v[i] = v[i] * f
+    _restore_gil(released)
 
 
 def compute_distances(object points, /):
@@ -272,11 +301,12 @@ def compute_distances(object points, /):
     cdef cnp.ndarray out = _new_float64(n)
     cdef double *o = <double *>cnp.PyArray_DATA(out)
     cdef double x, y
-    with nogil:
-        for i in range(n):
-            x = p[2 * i]
-            y = p[2 * i + 1]
-            o[i] = sqrt(x * x + y * y)
+    cdef PyThreadState *released = _release_gil_if(n)
+    for i in range(n):
+        x = p[2 * i]
+        y = p[2 * i + 1]
+        o[i] = sqrt(x * x + y * y)
+    _restore_gil(released)
     return out
 
 
@@ -312,28 +342,30 @@ def primes(object n, /):
     cdef int64_t length = 0, capacity = 64
     cdef bint is_prime, out_of_memory = False
     cdef int64_t *grown
+    cdef PyThreadState *released
     cdef int64_t *buf = <int64_t *>malloc(<size_t>capacity * sizeof(int64_t))
     if buf == NULL:
         raise MemoryError("primes: could not allocate the buffer of primes")
     try:
-        with nogil:
-            for candidate in range(2, limit):
-                is_prime = True
-                for divisor in range(2, candidate):
-                    if candidate % divisor == 0:
-                        is_prime = False
+        released = _release_gil_if(limit)
+        for candidate in range(2, limit):
+            is_prime = True
+            for divisor in range(2, candidate):
+                if candidate % divisor == 0:
+                    is_prime = False
+                    break
+            if is_prime:
+                if length == capacity:
+                    grown = <int64_t *>realloc(buf, <size_t>(2 * capacity) * sizeof(int64_t))
+                    if grown == NULL:
+                        # buf is still valid and freed below; the exception needs the GIL.
+                        out_of_memory = True
                         break
-                if is_prime:
-                    if length == capacity:
-                        grown = <int64_t *>realloc(buf, <size_t>(2 * capacity) * sizeof(int64_t))
-                        if grown == NULL:
-                            # buf is still valid and freed below; the exception needs the GIL.
-                            out_of_memory = True
-                            break
-                        buf = grown
-                        capacity *= 2
-                    buf[length] = candidate
-                    length += 1
+                    buf = grown
+                    capacity *= 2
+                buf[length] = candidate
+                length += 1
+        _restore_gil(released)
         if out_of_memory:
             raise MemoryError("primes: could not grow the buffer of primes")
         return [buf[i] for i in range(length)]
@@ -365,9 +397,10 @@ def fast_sum(object a, /):
     cdef const double *v = <const double *>cnp.PyArray_DATA(arr)
     cdef Py_ssize_t i, n = cnp.PyArray_DIM(arr, 0)
     cdef double total = 0.0
-    with nogil:
-        for i in range(n):
-            total += v[i]
+    cdef PyThreadState *released = _release_gil_if(n)
+    for i in range(n):
+        total += v[i]
+    _restore_gil(released)
     return total
 
 
@@ -397,9 +430,10 @@ def fast_dot(object a, object b):
     cdef const double *vb = <const double *>cnp.PyArray_DATA(arr_b)
     cdef Py_ssize_t i, n = cnp.PyArray_DIM(arr_a, 0)
     cdef double total = 0.0
-    with nogil:
-        for i in range(n):
-            total += va[i] * vb[i]
+    cdef PyThreadState *released = _release_gil_if(n)
+    for i in range(n):
+        total += va[i] * vb[i]
+    _restore_gil(released)
     return total
 
 
@@ -428,9 +462,10 @@ def fast_norm(object a, /):
     cdef const double *v = <const double *>cnp.PyArray_DATA(arr)
     cdef Py_ssize_t i, n = cnp.PyArray_DIM(arr, 0)
     cdef double sum_sq = 0.0
-    with nogil:
-        for i in range(n):
-            sum_sq += v[i] * v[i]
+    cdef PyThreadState *released = _release_gil_if(n)
+    for i in range(n):
+        sum_sq += v[i] * v[i]
+    _restore_gil(released)
     return sqrt(sum_sq)
 
 
@@ -466,9 +501,10 @@ def scale_and_shift(object a, object scale, object shift=0.0):
     cdef Py_ssize_t i, n = cnp.PyArray_DIM(arr, 0)
     cdef cnp.ndarray out = _new_float64(n)
     cdef double *o = <double *>cnp.PyArray_DATA(out)
-    with nogil:
-        for i in range(n):
-            o[i] = v[i] * s + t
+    cdef PyThreadState *released = _release_gil_if(n)
+    for i in range(n):
+        o[i] = v[i] * s + t
+    _restore_gil(released)
     return out
 
 
@@ -636,9 +672,10 @@ def haversine_many(object lat, object lon, object lats, object lons):
     cdef Py_ssize_t i, n = cnp.PyArray_DIM(arr_lats, 0)
     cdef cnp.ndarray out = _new_float64(n)
     cdef double *o = <double *>cnp.PyArray_DATA(out)
-    with nogil:
-        for i in range(n):
-            o[i] = _haversine(lat0, lon0, la[i], lo[i])
+    cdef PyThreadState *released = _release_gil_if(n)
+    for i in range(n):
+        o[i] = _haversine(lat0, lon0, la[i], lo[i])
+    _restore_gil(released)
     return out
 
 
@@ -728,35 +765,37 @@ def find_nearest_k(object lat, object lon, object lats, object lons, object k):
     cdef double *dist_v = <double *>cnp.PyArray_DATA(dist)
     cdef int64_t *heap = <int64_t *>cnp.PyArray_DATA(idx)
     cdef int64_t i, pos, length, tmp
+    cdef PyThreadState *released
     # n >= k > 0 here, and n doubles already exist in lats, so the size cannot overflow.
     cdef double *d = <double *>malloc(<size_t>n * sizeof(double))
     if d == NULL:
         raise MemoryError("find_nearest_k: could not allocate the distance buffer")
     try:
-        with nogil:
-            for i in range(n):
-                d[i] = _haversine(lat0, lon0, la[i], lo[i])
-            # The k nearest are kept in a max-heap held in the index array itself.
-            for i in range(kk):
-                heap[i] = i
-            pos = kk // 2 - 1
-            while pos >= 0:
-                _sift_down(heap, kk, pos, d)
-                pos -= 1
-            for i in range(kk, n):
-                if _nearer(d, i, heap[0]):
-                    heap[0] = i
-                    _sift_down(heap, kk, 0, d)
-            # Heap sort in place: repeatedly move the farthest kept point to the end.
-            length = kk - 1
-            while length > 0:
-                tmp = heap[0]
-                heap[0] = heap[length]
-                heap[length] = tmp
-                _sift_down(heap, length, 0, d)
-                length -= 1
-            for i in range(kk):
-                dist_v[i] = d[heap[i]]
+        released = _release_gil_if(n)
+        for i in range(n):
+            d[i] = _haversine(lat0, lon0, la[i], lo[i])
+        # The k nearest are kept in a max-heap held in the index array itself.
+        for i in range(kk):
+            heap[i] = i
+        pos = kk // 2 - 1
+        while pos >= 0:
+            _sift_down(heap, kk, pos, d)
+            pos -= 1
+        for i in range(kk, n):
+            if _nearer(d, i, heap[0]):
+                heap[0] = i
+                _sift_down(heap, kk, 0, d)
+        # Heap sort in place: repeatedly move the farthest kept point to the end.
+        length = kk - 1
+        while length > 0:
+            tmp = heap[0]
+            heap[0] = heap[length]
+            heap[length] = tmp
+            _sift_down(heap, length, 0, d)
+            length -= 1
+        for i in range(kk):
+            dist_v[i] = d[heap[i]]
+        _restore_gil(released)
     finally:
         free(d)
     return idx, dist

@@ -27,6 +27,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "ffilab_core.h"
@@ -275,11 +276,27 @@ Vector<T> hand_to_numpy(std::unique_ptr<T, Free> &owned, int64_t n) {
     return Vector<T>(data, {static_cast<size_t>(n)}, owner);
 }
 
+// Holds nb::gil_scoped_release only when the work reaches FFL_RELEASE_GIL_MIN_WORK, the threshold
+// every native binding of ffilab shares (ffilab_core.h says how it was measured).  Every array
+// the released code reads stays referenced by the caller's arguments, so nothing it points into
+// can be freed while the GIL is down.
+class ReleaseGilIf {
+public:
+    explicit ReleaseGilIf(int64_t work) {
+        if (work >= FFL_RELEASE_GIL_MIN_WORK) {
+            release_.emplace();
+        }
+    }
+
+private:
+    std::optional<nb::gil_scoped_release> release_;
+};
+
 // ---------------------------------------------------------------------------------------------
-// The kernels.  Every C-core call that loops over its input runs with the GIL released
-// (nb::gil_scoped_release), whatever the size, as every route of ffilab does (ctypes and cffi
-// always do, and cannot be told otherwise), so a per-call overhead measured here compares like
-// with like.  The scalar kernels (circle_area, haversine_distance, the Accumulator) keep it.
+// The kernels.  Every C-core call that loops over its input runs with the GIL released once the
+// input is large enough (ReleaseGilIf); ctypes and cffi release around every foreign call and
+// cannot be told otherwise.  The scalar kernels (circle_area, haversine_distance, the
+// Accumulator) keep it.
 
 nb::object sum_of_squares(nb::handle n_obj) {
     const int64_t n = as_index("sum_of_squares", "n", n_obj, 0, FFL_SUM_OF_SQUARES_MAX_N);
@@ -287,7 +304,7 @@ nb::object sum_of_squares(nb::handle n_obj) {
     uint64_t lo = 0;
     int status;
     {
-        nb::gil_scoped_release release;
+        ReleaseGilIf release(n);
         status = ffl_sum_of_squares(n, &hi, &lo);
     }
     check_status("sum_of_squares", status);
@@ -310,7 +327,7 @@ void scale_array(nb::handle arr_obj, nb::handle factor_obj) {
     const int64_t n = length_of(arr);
     int status;
     {
-        nb::gil_scoped_release release;
+        ReleaseGilIf release(n);
         status = ffl_scale_array(data, n, factor);
     }
     check_status("scale_array", status);
@@ -321,7 +338,7 @@ Vector<double> compute_distances(nb::handle points_obj) {
     const int64_t n = length_of(points);
     double *raw;
     {
-        nb::gil_scoped_release release;
+        ReleaseGilIf release(n);
         raw = ffl_compute_distances(data_of(points), n);
     }
     if (raw == nullptr) {
@@ -338,7 +355,7 @@ nb::list primes(nb::handle n_obj) {
     int64_t count = 0;
     int status;
     {
-        nb::gil_scoped_release release;
+        ReleaseGilIf release(n);
         status = ffl_primes(n, &raw, &count);
     }
     std::unique_ptr<int64_t, CoreFree> owned(raw);  // freed on every path, errors included
@@ -359,7 +376,7 @@ nb::list primes(nb::handle n_obj) {
 
 double fast_sum(nb::handle a_obj) {
     PyArrayObject *a = check_array("fast_sum", "a", a_obj);
-    nb::gil_scoped_release release;
+    ReleaseGilIf release(length_of(a));
     return ffl_fast_sum(data_of(a), length_of(a));
 }
 
@@ -367,13 +384,13 @@ double fast_dot(nb::handle a_obj, nb::handle b_obj) {
     PyArrayObject *a = check_array("fast_dot", "a", a_obj);
     PyArrayObject *b = check_array("fast_dot", "b", b_obj);
     check_same_length("fast_dot", a, b, "a and b");
-    nb::gil_scoped_release release;
+    ReleaseGilIf release(length_of(a));
     return ffl_fast_dot(data_of(a), data_of(b), length_of(a));
 }
 
 double fast_norm(nb::handle a_obj) {
     PyArrayObject *a = check_array("fast_norm", "a", a_obj);
-    nb::gil_scoped_release release;
+    ReleaseGilIf release(length_of(a));
     return ffl_fast_norm(data_of(a), length_of(a));
 }
 
@@ -386,7 +403,7 @@ Vector<double> scale_and_shift(nb::handle a_obj, nb::handle scale_obj, nb::handl
     auto out = allocate<double>("scale_and_shift", n);
     int status;
     {
-        nb::gil_scoped_release release;
+        ReleaseGilIf release(n);
         status = ffl_scale_and_shift(data_of(a), out.get(), n, scale, shift);
     }
     check_status("scale_and_shift", status);
@@ -414,7 +431,7 @@ Vector<double> haversine_many(nb::handle lat_obj, nb::handle lon_obj, nb::handle
     auto out = allocate<double>(f, n);
     int status;
     {
-        nb::gil_scoped_release release;
+        ReleaseGilIf release(n);
         status = ffl_haversine_many(lat, lon, data_of(lats), data_of(lons), n, out.get());
     }
     check_status(f, status);
@@ -438,7 +455,7 @@ nb::tuple find_nearest_k(nb::handle lat_obj, nb::handle lon_obj, nb::handle lats
     auto dist = allocate<double>(f, k);
     int status;
     {
-        nb::gil_scoped_release release;
+        ReleaseGilIf release(n);
         status = ffl_find_nearest_k(lat, lon, data_of(lats), data_of(lons), n, k, idx.get(), dist.get());
     }
     check_status(f, status);

@@ -32,12 +32,10 @@ namespace py = pybind11;
 
 namespace {
 
-// Work below this size would keep the GIL.  It is 0: every route of ffilab releases the GIL around
-// its core calls whatever the size (ctypes and cffi always do, and cannot be told otherwise), so
-// a per-call overhead measured here compares like with like.  Releasing costs some tens of ns; a
-// threshold such as NumPy's (NPY_BEGIN_THREADS_THRESHOLDED, 500) would hide that cost in this
-// route only.
-constexpr int64_t kReleaseGilMinWork = 0;
+// Work below this size keeps the GIL: the threshold every native binding of ffilab shares
+// (ffilab_core.h says how it was measured).  ctypes and cffi release around every foreign call
+// and cannot be told otherwise; that is part of what those routes cost.
+constexpr int64_t kReleaseGilMinWork = FFL_RELEASE_GIL_MIN_WORK;
 
 // Holds py::gil_scoped_release only when the work is long enough to repay it.  Every array the
 // released code reads stays referenced by a py::array in the caller's frame, so nothing it

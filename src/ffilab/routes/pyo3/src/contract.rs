@@ -192,10 +192,7 @@ enum Shape {
 /// a collection and its finalizers.)
 pub struct F64Array<'a, 'py> {
     obj: &'a Bound<'py, PyAny>,
-    func: &'static str,
-    name: &'static str,
     writable: bool,
-    shape: Shape,
     data: *mut f64,
     /// Length of the first axis (rows of points).
     pub rows: usize,
@@ -331,10 +328,7 @@ fn check<'a, 'py>(
     };
     Ok(F64Array {
         obj,
-        func,
-        name,
         writable,
-        shape,
         data: fields.data.cast(),
         rows,
         len,

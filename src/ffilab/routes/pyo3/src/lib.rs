@@ -12,7 +12,8 @@
 //! Pattern of every array kernel: convert the scalar arguments (whose `__float__`/`__index__` may
 //! run Python code that changes an array), then check the arrays, in the reference's order, and
 //! create the result while holding the GIL; turn the buffers into slices; then
-//! `py.detach(|| kernel(slices))`.  `detach` demands a `Send` closure, so the compiler itself
+//! `detach_if(py, size, || kernel(slices))`, which releases the GIL (`Python::detach`) once the
+//! input is large enough to repay it.  Both paths demand a `Send` closure, so the compiler itself
 //! proves that nothing Python-bound (a `Bound`, the `Python` token) can be touched while the GIL
 //! is released; the slices stay valid because this call's arguments keep the arrays alive.
 
@@ -20,7 +21,7 @@ use std::mem::MaybeUninit;
 
 use numpy::npyffi::{self, PY_ARRAY_API};
 use numpy::{PyArray1, PyArrayDescrMethods, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::PyValueError;
+use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 
 mod contract;
@@ -127,12 +128,28 @@ unsafe fn buffer_of<'a, T: numpy::Element>(
 ///     ``n < 0``.
 /// OverflowError
 ///     ``n > 2**32``.
+/// `FFL_RELEASE_GIL_MIN_WORK` of `csrc/ffilab_core.h` (which says how it was measured; the native
+/// bindings share it, and `tests/test_threads.py` checks that this copy agrees): the work from
+/// which a loop runs without the GIL.  Releasing it around one element costs more than the loop.
+const RELEASE_GIL_MIN_WORK: usize = 1024;
+
+/// Runs `work` without the GIL when `size` reaches [`RELEASE_GIL_MIN_WORK`], holding it otherwise.
+/// `detach`'s `Ungil` bound (`Send`) holds on both paths, so the closure is proven free of Python
+/// objects either way.
+fn detach_if<T: Ungil, F: Ungil + FnOnce() -> T>(py: Python<'_>, size: usize, work: F) -> T {
+    if size >= RELEASE_GIL_MIN_WORK {
+        py.detach(work)
+    } else {
+        work()
+    }
+}
+
 #[pyfunction]
 #[pyo3(signature = (n, /))]
 fn sum_of_squares(py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<u128> {
     let n = as_index("sum_of_squares", "n", n, kernels::SUM_OF_SQUARES_MAX_N)?;
     // as_index bounds n to 0..=2**32, so the cast is exact.
-    Ok(py.detach(|| kernels::sum_of_squares(n as u64)))
+    Ok(detach_if(py, n as usize, || kernels::sum_of_squares(n as u64)))
 }
 
 /// Return ``pi * radius * radius``, evaluated left to right.
@@ -193,7 +210,7 @@ fn scale_array(arr: &Bound<'_, PyAny>, factor: &Bound<'_, PyAny>) -> PyResult<()
     let array = check_array("scale_array", "arr", arr, true)?;
     // SAFETY: checked writable above, and this call forms no other view of the buffer.
     let data = unsafe { array.as_mut_slice() };
-    arr.py().detach(|| kernels::scale_array(data, factor));
+    detach_if(arr.py(), data.len(), || kernels::scale_array(data, factor));
     Ok(())
 }
 
@@ -226,7 +243,7 @@ fn compute_distances<'py>(points: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyA
     // SAFETY: out is fresh and still private to this call.
     let buffer = unsafe { buffer_of(&out) };
     let xy = points.as_slice();
-    py.detach(|| kernels::compute_distances(xy, buffer));
+    detach_if(py, xy.len() / 2, || kernels::compute_distances(xy, buffer));
     Ok(out)
 }
 
@@ -257,7 +274,7 @@ fn compute_distances<'py>(points: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyA
 fn primes(py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
     let n = as_index("primes", "n", n, kernels::PRIMES_MAX_N)?;
     // The Vec is turned into a list of ints by PyO3 once the GIL is back.
-    Ok(py.detach(|| kernels::primes(n)))
+    Ok(detach_if(py, n as usize, || kernels::primes(n)))
 }
 
 /// Return the sum of ``a``, accumulated left to right.
@@ -282,7 +299,7 @@ fn primes(py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
 #[pyo3(signature = (a, /))]
 fn fast_sum(a: &Bound<'_, PyAny>) -> PyResult<f64> {
     let data = check_array("fast_sum", "a", a, false)?.as_slice();
-    Ok(a.py().detach(|| kernels::fast_sum(data)))
+    Ok(detach_if(a.py(), data.len(), || kernels::fast_sum(data)))
 }
 
 /// Return the dot product of ``a`` and ``b``, accumulated left to right.
@@ -311,7 +328,7 @@ fn fast_dot(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<f64> {
     );
     check_same_length("fast_dot", &xa, &xb, "a and b")?;
     let (sa, sb) = (xa.as_slice(), xb.as_slice());
-    Ok(a.py().detach(|| kernels::fast_dot(sa, sb)))
+    Ok(detach_if(a.py(), sa.len(), || kernels::fast_dot(sa, sb)))
 }
 
 /// Return the L2 norm ``sqrt(sum(x * x))`` of ``a``.
@@ -337,7 +354,7 @@ fn fast_dot(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<f64> {
 #[pyo3(signature = (a, /))]
 fn fast_norm(a: &Bound<'_, PyAny>) -> PyResult<f64> {
     let data = check_array("fast_norm", "a", a, false)?.as_slice();
-    Ok(a.py().detach(|| kernels::fast_norm(data)))
+    Ok(detach_if(a.py(), data.len(), || kernels::fast_norm(data)))
 }
 
 /// Return a new array ``a * scale + shift``.
@@ -380,8 +397,7 @@ fn scale_and_shift<'py>(
     // SAFETY: out is fresh and still private to this call.
     let buffer = unsafe { buffer_of(&out) };
     let data = input.as_slice();
-    a.py()
-        .detach(|| kernels::scale_and_shift(data, scale, shift, buffer));
+    detach_if(a.py(), data.len(), || kernels::scale_and_shift(data, scale, shift, buffer));
     Ok(out)
 }
 
@@ -462,8 +478,7 @@ fn haversine_many<'py>(
     // SAFETY: out is fresh and still private to this call.
     let buffer = unsafe { buffer_of(&out) };
     let (la, lo) = (xlats.as_slice(), xlons.as_slice());
-    lats.py()
-        .detach(|| kernels::haversine_many(lat, lon, la, lo, buffer));
+    detach_if(lats.py(), la.len(), || kernels::haversine_many(lat, lon, la, lo, buffer));
     Ok(out)
 }
 
@@ -522,7 +537,7 @@ fn find_nearest_k<'py>(
     // SAFETY: both arrays are fresh, distinct and still private to this call.
     let (idx_buffer, dist_buffer) = unsafe { (buffer_of(&idx), buffer_of(&dist)) };
     let (la, lo) = (xlats.as_slice(), xlons.as_slice());
-    py.detach(|| kernels::find_nearest_k(lat, lon, la, lo, idx_buffer, dist_buffer));
+    detach_if(py, la.len(), || kernels::find_nearest_k(lat, lon, la, lo, idx_buffer, dist_buffer));
     Ok((idx, dist))
 }
 
