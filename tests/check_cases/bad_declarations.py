@@ -1,7 +1,7 @@
 """Declarations that disagree with mathlib.h and stats.h (each expected finding is marked on its line)."""
 
 import ctypes
-from ctypes import POINTER, c_double, c_float, c_int, c_int64, c_size_t, c_uint32, c_void_p
+from ctypes import POINTER, c_double, c_float, c_int, c_int64, c_size_t, c_void_p
 
 import numpy as np
 

@@ -2,7 +2,7 @@
 
 import ctypes
 import weakref
-from ctypes import POINTER, byref, c_double, c_int, c_int64, c_size_t, c_void_p
+from ctypes import POINTER, byref, c_double, c_int, c_size_t, c_void_p
 
 lib = ctypes.CDLL("./libmathlib.so")
 stats = ctypes.CDLL("./libstats.so")
