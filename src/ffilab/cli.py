@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ffilab import _registry
@@ -40,6 +41,10 @@ def routes_command(
     build = _registry.build_info()
     if "compile_options" in build:
         console.print(f"built with {build['c_compiler']} / {build['cxx_compiler']}: {build['compile_options']}")
+        for info in infos:
+            own = _registry.route_flags(info.name)
+            if own:
+                console.print(f"  {info.name} adds: {escape(own)}")
     available = sum(i.available for i in infos)
     console.print(f"{available} of {len(infos)} routes available")
 
@@ -434,10 +439,10 @@ def compare_command(
 @app.command("check")
 def check_command(
     paths: Annotated[Optional[list[str]], typer.Argument(help="Python files to check; with --run, the script and (after --) its arguments.", show_default=False)] = None,
-    header: Annotated[Optional[list[str]], typer.Option("--header", "-H", help="C header the code calls into (repeatable; default: headers in [tool.ffilab.check]).")] = None,
+    header: Annotated[Optional[list[str]], typer.Option("--header", "-H", help="C header the code calls into (repeatable; default: headers in \\[tool.ffilab.check]).")] = None,
     include: Annotated[Optional[list[str]], typer.Option("--include", "-I", help="Extra include directory for the C preprocessor (repeatable).")] = None,
     ignore: Annotated[Optional[list[str]], typer.Option("--ignore", help="Rule code not to report (repeatable).")] = None,
-    config: Annotated[Optional[str], typer.Option("--config", help="pyproject.toml to read [tool.ffilab.check] from (default: the nearest one).")] = None,
+    config: Annotated[Optional[str], typer.Option("--config", help="pyproject.toml to read \\[tool.ffilab.check] from (default: the nearest one).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
     explain: Annotated[Optional[str], typer.Option("--explain", help="Explain a rule code (e.g. FFI004) and exit.")] = None,
     run: Annotated[bool, typer.Option("--run", help="Run the script with every ctypes call checked, instead of reading the files.")] = False,
