@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 import types
 from pathlib import Path
 
@@ -119,3 +120,93 @@ def test_a_tiny_tokenizer_benchmark(tmp_path: Path) -> None:
     pipeline = results["pipeline"]
     assert pipeline["identical_output"] and [r["route"] for r in pipeline["routes"]] == ["python", "capi"]
     assert "ffilab tokenizer" in proc.stdout and "Amdahl" in proc.stdout
+
+
+def _module_dir(tmp_path: Path, **sources: str) -> Path:
+    for name, source in sources.items():
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    return tmp_path
+
+
+_PROBE = """
+    # sum_of_squares of the reference, called a second time every {every}th call: with every=9,
+    # about 10 % more time per call than with a period never reached.
+    import ffilab
+
+    _sos = ffilab.route("python").sum_of_squares
+    _EVERY = {every}
+    _count = 0
+
+    def sum_of_squares(n, /):
+        global _count
+        _count += 1
+        if _count % _EVERY == 0:
+            _sos(n)
+        return _sos(n)
+"""
+
+
+def test_two_real_overhead_runs_agree_and_a_ten_percent_change_is_seen(tmp_path: Path) -> None:
+    # Two real runs of the interleaved suite (small: 2 processes x 20 rounds each); between them
+    # only the probe module changes, by about 10 %.  compare must call that change and nothing else
+    # (at least 95 % of the other rows "no significant change").  No absolute time is asserted.
+    _module_dir(tmp_path, probe_same=_PROBE.format(every=10**12), probe_slower=_PROBE.format(every=9))
+    cmd = [sys.executable, "-m", "ffilab.bench.agreement", "--processes", "2", "--rounds", "20", "--json",
+           "--out-dir", str(tmp_path), "--extra", "probe=probe_same", "--extra-b", "probe=probe_slower"]
+    for route in ("python", "capi", "cython", "pybind11", "nanobind", "pyo3"):
+        cmd += ["--route", route]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    significant = {(c["route"], c["call"]): c for c in result["significant"]}
+    assert ("probe", "scalar int") in significant, result
+    assert significant[("probe", "scalar int")]["verdict"].endswith("slower")
+    others = result["compared"] - 1
+    assert others >= 30 and len(significant) - 1 <= 0.05 * others, significant
+    # Both runs are results files ffilab compare reads.
+    proc = subprocess.run([sys.executable, "-m", "ffilab", "compare", *result["paths"]], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0 and "probe" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_the_sweep_labels_a_closed_form_impostor_and_keeps_it_out_of_crossovers(tmp_path: Path) -> None:
+    from ffilab.bench import _sweep
+
+    _module_dir(tmp_path, closed_form_impostor="""
+        # Right answers, no loop: n(n-1)(2n-1)/6 takes the same time at every n.
+        def sum_of_squares(n, /):
+            return (n - 1) * n * (2 * n - 1) // 6
+    """, wrong_from_1000="""
+        import ffilab
+
+        _sos = ffilab.route("python").sum_of_squares
+
+        def sum_of_squares(n, /):
+            return _sos(n) + (n >= 1000)
+    """)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import closed_form_impostor
+        import wrong_from_1000
+    finally:
+        sys.path.remove(str(tmp_path))
+    modules = {"python": reference, "impostor": closed_form_impostor, "wrong": wrong_from_1000}
+    result = _sweep.sweep(modules, "quick", "cpu", kernels=["sum_of_squares"], sizes=[10, 100, 1000, 10_000, 100_000])
+    rows = result["rows"]
+    impostor = [r for r in rows if r["route"] == "impostor"]
+    assert len(impostor) == 5 and all(r["closed_form"] for r in impostor)
+    assert "closed form" in impostor[0]["notes"][0]
+    assert not any(r["closed_form"] for r in rows if r["route"] == "python")
+    # Faster than python at every n, and still no crossover: closed-form rows are not loop speed.
+    assert all(r["route"] != "impostor" for r in bench.crossovers(rows))
+    # A route that fails verification at a size is not timed there, nor at any larger size.
+    assert [r["n"] for r in rows if r["route"] == "wrong"] == [10, 100]
+    [problem] = result["problems"]
+    assert problem["route"] == "wrong" and problem["n"] == 1000 and problem["status"].startswith("fails verification")
+
+
+def test_binary_size_counts_every_file_a_route_ships() -> None:
+    # mypyc's _ext is a 15 KiB shim; its compiled code is in the _ext__mypyc module beside it.
+    names = [p.name for p in bench._route_files("mypyc")]
+    assert any("__mypyc" in n for n in names) and any(n.startswith("_ext.") for n in names), names
+    assert [p.name for p in bench._route_files("ctypes")][0].startswith("libffilab_core")

@@ -68,3 +68,14 @@ def test_build_info_records_flags_and_every_compiled_route() -> None:
 def test_unknown_route_is_a_key_error() -> None:
     with pytest.raises(KeyError):
         ffilab.route("fortran")
+
+
+def test_build_info_records_each_routes_own_flags() -> None:
+    # pybind11_add_module adds LTO and hidden visibility: recorded, and shown by `ffilab routes`.
+    flags = ffilab.build_info()["route_flags"]
+    compiled = {s.name for s in _registry.ROUTES if s.compiled}
+    assert compiled <= set(flags)
+    pybind11 = _registry.route_flags("pybind11")
+    assert "-flto" in pybind11 and "visibility=hidden" in pybind11, pybind11
+    assert "-O3" not in pybind11  # the common flags are recorded once, in compile_options
+    assert "cargo" in _registry.route_flags("pyo3")

@@ -15,12 +15,13 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from types import ModuleType
 from typing import Any
 
-__all__ = ["KERNELS", "ROUTES", "ROUTES_BY_NAME", "RouteInfo", "RouteSpec", "RouteUnavailable", "build_info", "route", "routes"]
+__all__ = ["KERNELS", "ROUTES", "ROUTES_BY_NAME", "RouteInfo", "route_flags", "RouteSpec", "RouteUnavailable", "build_info", "route", "routes"]
 
 #: The names every route module exports, in the order the lesson introduces them.
 KERNELS: tuple[str, ...] = (
@@ -102,6 +103,75 @@ def build_info() -> dict[str, Any]:
     except (FileNotFoundError, OSError):
         return {"routes": {}, "missing": "no _build_info.json: ffilab was not installed by its build"}
     return json.loads(text)
+
+
+def _eval_genex(text: str, config: str, language: str) -> str:
+    """Evaluate the CMake generator expressions the build records (config, language, and/or/not)."""
+
+    def truth(expr: str) -> str:
+        if expr in ("0", "1"):
+            return expr
+        name, _, arg = expr.partition(":")
+        args = arg.split(",") if arg else []
+        if name == "CONFIG":
+            return "1" if config in args else "0"
+        if name == "COMPILE_LANGUAGE":
+            return "1" if language in args else "0"
+        if name == "OR":
+            return "1" if "1" in args else "0"
+        if name == "AND":
+            return "1" if all(a == "1" for a in args) else "0"
+        if name == "NOT":
+            return "0" if args == ["1"] else "1"
+        if name in ("0", "1"):
+            return arg if name == "1" else ""
+        return f"?{expr}"
+
+    # Innermost first: $<X> without nested $< inside.
+    inner = re.compile(r"\$<([^$<>]*)>")
+    for _ in range(50):
+        new = inner.sub(lambda m: truth(m.group(1)), text)
+        if new == text:
+            break
+        text = new
+    return " ".join(text.split())
+
+
+def route_flags(name: str) -> str:
+    """Return the flags route ``name`` adds to the common ones, as the build recorded them ("" if none).
+
+    Reads ``route_flags`` of ``_build_info.json`` (the compile and link options of the route's
+    CMake targets, with those of the libraries they link; their visibility and IPO; a note where
+    another tool builds the route), evaluates the generator expressions for the build's
+    configuration and drops what every route has (``compile_options`` and the extension
+    modules' version script).
+    """
+    info = build_info()
+    flags = info.get("route_flags", {}).get(name)
+    if not flags:
+        return ""
+    config = info.get("build_type") or "Release"
+    common = set(str(info.get("compile_options", "")).split())
+    language = "CXX" if name in ("pybind11", "nanobind") else "C"
+    parts = []
+    for target, fields in flags.get("targets", {}).items():
+        own = []
+        compile_ = [f for f in _eval_genex(fields.get("compile", ""), config, language).split() if f not in common]
+        link = [f for f in _eval_genex(fields.get("link", ""), config, language).split()
+                if not f.startswith("LINKER:--version-script=")]
+        if compile_:
+            own.append("compile " + " ".join(compile_))
+        if link:
+            own.append("link " + " ".join(link))
+        if fields.get("visibility"):
+            own.append(f"visibility={fields['visibility']}")
+        if fields.get("ipo"):
+            own.append(f"IPO={fields['ipo']}")
+        if own:
+            parts.append(f"{target}: " + ", ".join(own))
+    if flags.get("note"):
+        parts.append(str(flags["note"]))
+    return "; ".join(parts)
 
 
 @functools.cache

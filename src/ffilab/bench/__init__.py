@@ -245,7 +245,7 @@ def _run_pyperf(route: str, config: Config, kernels: list[str], out: Path) -> di
     return {bench.get_name(): list(bench.get_values()) for bench in suite.get_benchmarks()}
 
 
-def _sweep(names: list[str], config: Config) -> dict[str, Any]:
+def _run_sweep(names: list[str], config: Config) -> dict[str, Any]:
     # One worker process for every route (interleaved timings, verified sizes, the closed-form
     # guard: ffilab.bench._sweep); a crash ends the sweep, not the benchmark.
     cmd = [sys.executable, "-m", "ffilab.bench._sweep", config.mode, config.timer, *names]
@@ -256,13 +256,23 @@ def _sweep(names: list[str], config: Config) -> dict[str, Any]:
 
 
 def _route_files(name: str) -> list[Path]:
-    """The compiled files a route loads (its extension module or the C core library)."""
+    """Every compiled file the route ships: all of its package's binaries, the C core for the FFI routes.
+
+    A route's extension may be more than one file (mypyc: a small ``_ext`` shim and the
+    ``_ext__mypyc`` module holding the compiled code), so the binaries beside ``_ext`` are all
+    counted; ctypes and cffi_abi load the shared C core, which is their binary.
+    """
+    import importlib.util
+
     if name in ("ctypes", "cffi_abi"):
         from ffilab.routes._clib import core_library_path
 
         return [core_library_path()]
     spec = importlib.util.find_spec(f"ffilab.routes.{name}._ext")
-    return [Path(spec.origin)] if spec and spec.origin and spec.origin.endswith((".so", ".pyd")) else []
+    if not (spec and spec.origin and spec.origin.endswith((".so", ".pyd"))):
+        return []
+    folder = Path(spec.origin).parent
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith((".so", ".pyd", ".dylib", ".dll")))
 
 
 def _import_times(name: str, repeats: int = 5) -> list[float]:
@@ -482,7 +492,7 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
         swept = [n for n in names if not problems.get(n)]
         progress("scaling sweep (every route interleaved, verified at every size)")
         try:
-            result = _sweep(swept, config)
+            result = _run_sweep(swept, config)
         except RuntimeError as exc:
             sweep_problems.append({"route": "", "kernel": "", "n": None, "status": f"failed: {exc}"})
         else:
