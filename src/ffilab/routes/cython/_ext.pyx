@@ -2,6 +2,7 @@
 # cython: language_level=3
 # cython: boundscheck=False, wraparound=False, initializedcheck=False
 # cython: cdivision=True, autotestdict=False
+# cython: binding=False, embedsignature=True, embedsignature.format=clinic
 """Route ``cython``: the lesson's kernels as typed Cython, loops and all.
 
 Every public function is a ``def`` taking plain Python objects.  Nothing is left to Cython's
@@ -25,6 +26,12 @@ header).  The directives above are safe because of those checks: ``boundscheck``
 plain C).  There is no ``-ffast-math``-like directive: the floating-point operations are the
 reference's, in its order (left-to-right sums, ``(pi * r) * r``, ``s * s`` rather than a power),
 compiled with the build's ``-ffp-contract=off``.
+
+``binding=False`` makes every kernel a builtin function (the C API's own ``PyCFunction``, called
+through METH_O or METH_FASTCALL) instead of Cython's function type, whose call costs several ns
+more (measured, thread CPU time: ``fast_sum`` of one element 24.8 ns with it, 20.2 ns without;
+``circle_area`` 21.5 and 15.3 ns); ``embedsignature`` in the clinic format writes the signature
+line CPython reads back for ``inspect.signature``, so nothing visible is lost.
 
 ``cython -a _ext.pyx`` writes an annotated HTML page of this file: every inner loop (the bodies
 of the ``with nogil`` blocks and the ``noexcept nogil`` helpers) shows no interaction with the
