@@ -159,6 +159,12 @@ def test_bad_python_and_unknown_functions_are_one_clear_error(headers):
         check_source(src, "x.py", headers)
 
 
+def test_deeply_nested_code_is_checked_or_one_clear_error(headers):
+    assert check_source("x = 1" + " + 1" * 2000 + "\n", "deep.py", headers) == []
+    with pytest.raises(CheckError, match="deep.py:1:1: error: not valid Python: nested too deeply"):
+        check_source("x = 1" + " + 1" * 50000 + "\n", "deep.py", headers)
+
+
 def test_config_pairs_and_ignores(tmp_path, headers):
     header = tmp_path / "pool.h"
     header.write_text("#include <stddef.h>\nvoid *pool_take(size_t n);\nvoid pool_give(void *p);\n")

@@ -66,18 +66,29 @@ def run(opts: CheckOptions, out: TextIO | None = None, err: TextIO | None = None
         if opts.run_script:
             return _run_program(opts, config.headers, config.include_dirs, config.allocators, ignore, out, err)
         headers = prepare_headers(opts.headers, config, opts.include_dirs)
-        findings = check_files(opts.paths, headers, ignore)
-    except (CheckError, HeaderError, ConfigError) as exc:
-        text = str(exc)
-        return _error(text if text.split(":", 1)[0] in opts.paths else f"error: {text}", err)
+        files = _python_files(opts.paths)
+        findings = check_files(files, headers, ignore)
+    except CheckError as exc:
+        return _error(str(exc), err)  # already "path:line:col: error: ..."
+    except (HeaderError, ConfigError) as exc:
+        return _error(f"error: {exc}", err)
     if opts.as_json:
-        json.dump({"files": opts.paths, "headers": list(headers.files), "findings": [f.as_dict() for f in findings]}, out, indent=2)
+        json.dump({"files": files, "headers": list(headers.files), "findings": [f.as_dict() for f in findings]}, out, indent=2)
         print(file=out)
     else:
         for f in findings:
             print(f.format(), file=out)
-        print(_summary(findings, len(opts.paths)), file=err)
+        print(_summary(findings, len(files)), file=err)
     return 1 if findings else 0
+
+
+def _python_files(paths: list[str]) -> list[str]:
+    # A directory stands for the .py files under it, as with other linters.
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        out += sorted(str(f) for f in path.rglob("*.py")) if path.is_dir() else [p]
+    return out
 
 
 def _run_program(opts: CheckOptions, config_headers: tuple[str, ...], config_includes: tuple[str, ...],

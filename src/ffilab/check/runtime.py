@@ -75,9 +75,9 @@ def pytype_of(cls: Any) -> PyType | None:
         if simple is not None:
             # c_int64 is c_long on LP64: name the class the program wrote.
             return PyType(simple.kind, cls.__name__, simple.size, simple.signed)
-    from_param = getattr(cls, "_dtype_", None)  # numpy.ctypeslib.ndpointer classes
-    if from_param is not None:
-        return PyType("ndpointer", cls.__name__, 8, False, None, str(from_param) if from_param is not None else None)
+    dtype = getattr(cls, "_dtype_", None)  # numpy.ctypeslib.ndpointer classes carry theirs
+    if dtype is not None:
+        return PyType("ndpointer", cls.__name__, 8, False, None, str(dtype))
     return None
 
 

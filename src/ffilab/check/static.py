@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -915,10 +916,21 @@ def check_source(source: str, path: str, headers: HeaderSet, ignore: frozenset[s
         tree = ast.parse(source, filename=path)
     except SyntaxError as exc:
         raise CheckError(path, exc.lineno or 1, (exc.offset or 0) or 1, f"error: not valid Python: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise CheckError(path, 1, 1, "error: not valid Python: nested too deeply for Python's parser") from None
     walker = _Walker(path, headers)
-    walker.run(tree)
-    found = set(_checks(walker, headers))
-    found |= set(find_leaks(tree, path, headers.allocators, _callee_resolver(walker)))
+    # The walk recurses once per nested expression: a long generated `a + b + ...` chain needs
+    # more than the default 1000 frames (3.11 runs these Python calls without C recursion).
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 20000))
+    try:
+        walker.run(tree)
+        found = set(_checks(walker, headers))
+        found |= set(find_leaks(tree, path, headers.allocators, _callee_resolver(walker)))
+    except RecursionError:
+        raise CheckError(path, 1, 1, "error: the file nests expressions too deeply to check") from None
+    finally:
+        sys.setrecursionlimit(limit)
     noqa = _noqa(source)
     return sorted(f for f in found if f.code not in ignore and not _suppressed(noqa.get(f.line, False), f.code))
 
