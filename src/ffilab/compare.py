@@ -95,6 +95,7 @@ class _Entry:
     median_s: float | None
     notes: tuple[str, ...]
     ratios: tuple[float, ...] = ()
+    process_spread: float = 0.0
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
@@ -192,7 +193,8 @@ def _unique(entries: Iterable[_Entry]) -> Iterator[_Entry]:
         if count == 1:
             yield e
         else:
-            yield _Entry(e.key + (f"#{count}",), f"{e.what} #{count}", e.status, e.samples, e.median_s, e.notes, e.ratios)
+            yield _Entry(e.key + (f"#{count}",), f"{e.what} #{count}", e.status, e.samples, e.median_s, e.notes, e.ratios,
+                         e.process_spread)
 
 
 def _overhead_entries(data: Mapping[str, Any]) -> Iterator[_Entry]:
@@ -207,6 +209,7 @@ def _overhead_entries(data: Mapping[str, Any]) -> Iterator[_Entry]:
             median_s=_median_of(raw, "median_s"),
             notes=notes,
             ratios=_finite_floats(raw.get("ratio_samples")),
+            process_spread=_median_of(raw, "process_spread") or 0.0,
         )
 
 
@@ -277,12 +280,15 @@ def _compare_section(section: str, entries_a: list[_Entry], entries_b: list[_Ent
             rows.append(Row(section, ea.key, what, "not ok", ea.median_s, eb.median_s, detail=detail))
             continue
         notes = [f"{note} in A" for note in ea.notes] + [f"{note} in B" for note in eb.notes]
+        # The runs' own noise: within a run, how far the figure moved between its worker
+        # processes (format 3 overhead rows); a change must exceed it, and the section's minimum.
+        min_effect = max(MIN_EFFECT.get(section, 0.05), ea.process_spread, eb.process_spread)
         if ea.ratios and eb.ratios:
             # Multiples of each run's own abs floor: drift of the whole machine cancels.
-            comparison = compare_samples(ea.ratios, eb.ratios, min_effect=MIN_EFFECT.get(section, 0.05))
+            comparison = compare_samples(ea.ratios, eb.ratios, min_effect=min_effect)
             comparison = _with_seconds(comparison, ea.samples, eb.samples)
         else:
-            comparison = compare_samples(ea.samples, eb.samples, min_effect=MIN_EFFECT.get(section, 0.05))
+            comparison = compare_samples(ea.samples, eb.samples, min_effect=min_effect)
         rows.append(
             Row(section, ea.key, what, "compared", comparison.a.median, comparison.b.median, comparison, "; ".join(notes))
         )
@@ -435,6 +441,7 @@ def main(path_a: str | Path, path_b: str | Path, *, only_significant: bool = Fal
     console.print(
         "[dim]change: relative change of the median time per call (overhead rows: of the multiple of each "
         "run's abs floor); significant = Mann-Whitney p < 0.05 and a change larger than half the larger "
-        "relative IQR and than the section's minimum (overhead and throughput 5 %, import 10 %).[/]"
+        "relative IQR, than the row's spread between the runs' worker processes and than the section's minimum "
+        "(overhead and throughput 5 %, import 10 %).[/]"
     )
     return 0

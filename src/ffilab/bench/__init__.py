@@ -362,7 +362,8 @@ def overhead_suite(names: list[str], *, processes: int, rounds: int, timer: str 
         fields; empty if a worker failed.
     info : dict
         The ``overhead_method`` section: method, processes, rounds, unroll, burst_s, timer,
-        harness_s (the loop's own cost per call, subtracted), failure ("" or why a worker failed).
+        harness_s (the loop's own cost per call, subtracted), abs_s (the run's abs floor, the
+        divisor of every ratio), failure ("" or why a worker failed).
     """
     pooled: dict[tuple[str, str], dict[str, Any]] = {}
     meta: list[dict[str, Any]] = []
@@ -377,20 +378,33 @@ def overhead_suite(names: list[str], *, processes: int, rounds: int, timer: str 
         for row in result["rows"]:
             entry = pooled.setdefault((row["route"], row["call"]), {"route": row["route"], "call": row["call"],
                                                                   "kernel": row["kernel"], "args": row["args"],
-                                                                  "samples_s": [], "ratio_samples": []})
+                                                                  "samples_s": [], "process_medians_s": []})
             entry["samples_s"] += row["samples_s"]
-            entry["ratio_samples"] += row["ratio_samples"]
+            entry["process_medians_s"].append(statistics.median(row["samples_s"]))
     harness = [m["harness_s"] for m in meta]
     info = {"method": "interleaved", "processes": len(meta), "rounds": rounds, "unroll": meta[0]["unroll"] if meta else None,
             "burst_s": meta[0]["burst_s"] if meta else None, "timer": timer,
             "harness_s": statistics.median(harness) if harness else None, "failure": failure}
-    rows = []
-    for entry in ([] if failure else pooled.values()):
-        ratio = stats.summarize(entry["ratio_samples"])
+    rows: list[dict[str, Any]] = []
+    if failure or (FLOOR_ROUTE, "builtin abs") not in pooled:
+        return rows, info
+    # One divisor per run (the abs floor's median over all its samples), not one per process:
+    # the ratios are then the run's times on the scale of its own abs, and no process's abs
+    # figure (which moves with that process's memory layout like any other) leaks into the rest.
+    abs_s = statistics.median(pooled[(FLOOR_ROUTE, "builtin abs")]["samples_s"])
+    info["abs_s"] = abs_s
+    for entry in pooled.values():
+        ratios = [v / abs_s for v in entry["samples_s"]]
+        ratio = stats.summarize(ratios)
+        medians = entry["process_medians_s"]
         rows.append({**{k: entry[k] for k in ("route", "call", "kernel", "args")}, "status": "ok",
                      "samples_s": entry["samples_s"], **summarize(entry["samples_s"]),
-                     "ratio_samples": entry["ratio_samples"], "ratio_to_abs": ratio.median, "ratio_q1": ratio.q1,
-                     "ratio_q3": ratio.q3})
+                     "ratio_samples": ratios, "ratio_to_abs": ratio.median, "ratio_q1": ratio.q1, "ratio_q3": ratio.q3,
+                     "process_medians_s": medians,
+                     # How far this row's figure moves from one process to the next in this run:
+                     # the run-to-run noise that ffilab compare must not call a change.
+                     "process_spread": (max(medians) - min(medians)) / statistics.median(medians)
+                     if len(medians) > 1 and statistics.median(medians) > 0 else 0.0})
     return rows, info
 
 

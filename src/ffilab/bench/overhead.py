@@ -114,14 +114,14 @@ def _calibrate(burst: Callable[[int], int], target_ns: float) -> int:
 
 
 def measure(entries: list[Entry], config: OverheadConfig) -> dict[str, Any]:
-    """Time every entry interleaved; return per-entry samples (seconds per call) and ratios to abs.
+    """Time every entry interleaved; return per-entry samples (seconds per call).
 
     Returns
     -------
     dict
         ``rows``: one per entry, in order, with ``samples_s`` (one per round, the harness's
-        cost per call subtracted) and ``ratio_samples`` (the same round's sample divided by the
-        ``builtin abs`` floor's); ``harness_s``: the median cost of the loop per call;
+        cost per call subtracted; :func:`ffilab.bench.overhead_suite` divides them by the run's
+        ``abs`` floor); ``harness_s``: the median cost of the loop per call;
         ``iterations``: loop iterations per burst per entry.
     """
     clock = time.thread_time_ns if config.timer == "cpu" else time.perf_counter_ns
@@ -130,7 +130,6 @@ def measure(entries: list[Entry], config: OverheadConfig) -> dict[str, Any]:
         if entry.fn is not None:
             entry.fn(*entry.args)  # a JIT kernel compiles here, untimed
         bursts.append(make_burst(entry.fn, entry.args, clock))
-    abs_index = next(i for i, e in enumerate(entries) if e.call == "builtin abs")
     loop_index = next(i for i, e in enumerate(entries) if e.fn is None)
     gc.collect()
     gc_was_enabled = gc.isenabled()
@@ -158,11 +157,6 @@ def measure(entries: list[Entry], config: OverheadConfig) -> dict[str, Any]:
             samples = [max(v - harness, 0.0) for v in raw[i]]
         rows.append({"route": entry.route, "call": entry.call, "kernel": entry.kernel, "args": entry.args_text,
                      "samples_s": samples, "iterations": iterations[i] * UNROLL})
-    # Each sample as a multiple of this process's abs figure (its median): a comparison of two
-    # runs on these ratios is not moved by the machine being faster or slower as a whole.
-    abs_median = statistics.median(rows[abs_index]["samples_s"])
-    for row in rows:
-        row["ratio_samples"] = [v / abs_median if abs_median > 0 else math.inf for v in row["samples_s"]]
     return {"rows": rows, "harness_s": harness, "unroll": UNROLL, "rounds": config.rounds, "burst_s": config.burst_s,
             "timer": config.timer}
 
