@@ -289,6 +289,10 @@ def test_runtime_arguments_leaks_at_exit_finalizers_and_exit_status(tmp_path, ma
         "owned = f(doubles, 2)\n"
         "holder = type('Holder', (), {})()\n"
         "weakref.finalize(holder, lib.free_array, owned)\n"
+        "import numpy as np\n"
+        "lib.scale_array.argtypes = [np.ctypeslib.ndpointer(dtype=np.float32), ctypes.c_size_t, ctypes.c_double]\n"
+        "halves = np.ones(4, dtype=np.float32)\n"
+        "lib.scale_array(halves, 2, 2.0)  # 16 bytes: two doubles fit, and are garbage as floats\n"
         "print(round(owned[1], 6), sys.argv[1:])\n"
         "sys.exit(3)\n"
     )
@@ -296,6 +300,8 @@ def test_runtime_arguments_leaks_at_exit_finalizers_and_exit_status(tmp_path, ma
     assert proc.returncode == 3  # the program's own status
     assert proc.stdout == "10.0 ['a', '--b']\n"
     findings = [ln for ln in proc.stderr.splitlines() if re.match(r"^\S+prog\.py:\d+:", ln)]
-    assert len(findings) == 2, proc.stderr
+    assert len(findings) == 4, proc.stderr
     assert re.search(r"prog\.py:9:\d+: FFI004 compute_distances argument 1 .* gets a c_float \* 4", findings[0])
     assert re.search(r"prog\.py:9:\d+: FFI005 .*never passed to free_array: still allocated when the program ended", findings[1])
+    assert re.search(r"prog\.py:17:\d+: FFI002 scale_array\.argtypes\[0\] .*float32", findings[2])
+    assert re.search(r"prog\.py:17:\d+: FFI004 scale_array argument 1 .* gets a numpy float32 array", findings[3])

@@ -69,15 +69,15 @@ def pytype_of(cls: Any) -> PyType | None:
         return PyType("array", f"{elem.name if elem else '?'} * {cls._length_}", 8, False, elem or PyType("other", "?"))
     if issubclass(cls, ctypes.Structure | ctypes.Union):
         return PyType("struct", cls.__name__)
+    dtype = getattr(cls, "_dtype_", None)  # numpy.ctypeslib.ndpointer classes carry theirs
+    if dtype is not None:
+        return PyType("ndpointer", cls.__name__, 8, False, None, str(dtype))
     code = getattr(cls, "_type_", None)
     if isinstance(code, str) and code in TYPE_CODES:
         simple = ctypes_simple(TYPE_CODES[code])
         if simple is not None:
             # c_int64 is c_long on LP64: name the class the program wrote.
             return PyType(simple.kind, cls.__name__, simple.size, simple.signed)
-    dtype = getattr(cls, "_dtype_", None)  # numpy.ctypeslib.ndpointer classes carry theirs
-    if dtype is not None:
-        return PyType("ndpointer", cls.__name__, 8, False, None, str(dtype))
     return None
 
 
