@@ -248,6 +248,68 @@ def test_workers_write_the_same_output(inputs: dict[str, Path], tmp_path: Path) 
     assert _rows(two) == _expected(RECORDS, IDS)
 
 
+def _arrow_route() -> str:
+    """A route with tokenize_arrow (the arrow path), or skip."""
+    from ffilab.text.arrow import routes_with_arrow
+
+    names = routes_with_arrow()
+    if not names:
+        pytest.skip("no available route exports tokenize_arrow")
+    return names[0]
+
+
+@pytest.mark.parametrize("fmt", ["txt", "jsonl", "jsonl_noid", "parquet"])
+def test_every_path_mode_and_worker_count_writes_the_same_bytes(inputs: dict[str, Path], tmp_path: Path,
+                                                                fmt: str) -> None:
+    # The issue-18 promise: the arrow path (tokenize_arrow) and the lists path (tokenize_batch),
+    # one worker, threads and processes write byte-identical files (not only equal rows).
+    route = _arrow_route()
+    first = tmp_path / "arrow-1.parquet"
+    stats = pipeline.tokenize_file(inputs[fmt], first, route=route, batch_size=37)
+    assert stats.path == "arrow" and stats.records == N
+    want = first.read_bytes()
+    runs = [("lists", 1, "auto"), ("arrow", 2, "threads"), ("arrow", 3, "processes"), ("lists", 2, "processes"),
+            ("lists", 2, "threads"), ("arrow", 2, "auto")]
+    for path, workers, mode in runs:
+        out = tmp_path / f"{path}-{workers}-{mode}.parquet"
+        seen: list[int] = []
+        stats = pipeline.tokenize_file(inputs[fmt], out, route=route, batch_size=37, workers=workers, parallel=mode,
+                                       arrow=path == "arrow", progress=seen.append)
+        assert stats.path == path and stats.records == N and sum(seen) == N
+        if workers > 1:
+            assert stats.parallel == ("threads" if mode == "auto" else mode)
+        assert out.read_bytes() == want, (path, workers, mode)
+    assert _rows(first) == _expected(RECORDS, None if fmt in ("txt", "jsonl_noid") else IDS)
+
+
+def test_limits_cut_every_engine_at_the_same_record(inputs: dict[str, Path], tmp_path: Path) -> None:
+    route = _arrow_route()
+    outs = []
+    for workers, mode, arrow in ((1, "auto", False), (1, "auto", True), (2, "threads", True), (2, "processes", True)):
+        out = tmp_path / f"{workers}-{mode}-{arrow}.parquet"
+        stats = pipeline.tokenize_file(inputs["parquet"], out, route=route, batch_size=30, limit=245, workers=workers,
+                                       parallel=mode, arrow=arrow)
+        assert stats.records == 245
+        outs.append(out.read_bytes())
+    assert outs.count(outs[0]) == len(outs)
+    assert _rows(tmp_path / "1-auto-True.parquet") == _expected(RECORDS, IDS)[:245]
+
+
+def test_processes_leave_no_shared_memory_behind(inputs: dict[str, Path], tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir():
+        pytest.skip("no /dev/shm")
+    before = {p.name for p in shm.glob("ffilab-tokenize-*")}
+    pipeline.tokenize_file(inputs["parquet"], tmp_path / "o.parquet", route=_arrow_route(), batch_size=50, workers=2,
+                           parallel="processes")
+    assert {p.name for p in shm.glob("ffilab-tokenize-*")} == before
+
+
+def test_bad_parallel_mode(inputs: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(pipeline.UsageError, match="--parallel"):
+        pipeline.tokenize_file(inputs["txt"], tmp_path / "o.parquet", route="python", workers=2, parallel="fibers")
+
+
 @pytest.mark.parametrize("fmt", ["txt", "jsonl_noid", "parquet"])
 def test_dask_writes_the_local_output(inputs: dict[str, Path], cluster: Any, tmp_path: Path, fmt: str) -> None:
     from distributed import Client
@@ -322,6 +384,23 @@ def test_profile_returns_predicted_and_measured(inputs: dict[str, Path], tmp_pat
     assert json.loads(json.dumps(result))["lesson"]["lesson_says"] == 2.86  # ready for a results file
 
 
+def test_profile_compares_the_paths_and_modes(inputs: dict[str, Path]) -> None:
+    route = _arrow_route()
+    result = pipeline.profile(inputs["parquet"], routes=[route], workers=[2], parallel=("threads", "processes"),
+                              batch_size=64)
+    assert [(r["route"], r["path"]) for r in result["routes"]] == [("python", "lists"), (route, "lists"), (route, "arrow")]
+    assert result["identical_output"]
+    for row in result["routes"]:
+        assert [(s["workers"], s["parallel"]) for s in row["scaling"]] == [(1, ""), (2, "threads"), (2, "processes")]
+        assert row["parallel_speedup"] == pytest.approx(
+            max(s["records_per_s"] for s in row["scaling"]) / row["scaling"][0]["records_per_s"])
+    goals = result["goals"]
+    assert set(goals) == set(pipeline.PROFILE_GOALS)
+    tok = {r["path"]: r["stages"]["tokenize"]["cpu_s"] for r in result["routes"][1:]}
+    assert goals["arrow_tokenize"]["value"] == pytest.approx(tok["lists"] / tok["arrow"])
+    assert goals["projection_100m_s"]["value"] == pytest.approx(1e8 / goals["records_per_s"]["value"])
+
+
 # ------------------------------------------------------------------------------------------------
 # CLI (`python -m ffilab tokenize ...` in a child process, as a user runs it)
 # ------------------------------------------------------------------------------------------------
@@ -368,7 +447,9 @@ def test_cli_usage_errors(inputs: dict[str, Path], tmp_path: Path) -> None:
 
     for args in ([], ["--out", str(tmp_path / "o.csv")], ["--out", str(tmp_path / "o.parquet"), "--engine", "spark"],
                  ["--out", str(tmp_path / "o.parquet"), "--scheduler", "tcp://127.0.0.1:1"],
-                 ["--out", str(tmp_path / "o.parquet"), "--route", "all"]):
+                 ["--out", str(tmp_path / "o.parquet"), "--route", "all"],
+                 ["--out", str(tmp_path / "o.parquet"), "--workers", "2", "--parallel", "fibers"],
+                 ["--out", str(tmp_path / "o.parquet"), "--engine", "dask", "--parallel", "threads"]):
         result = CliRunner().invoke(app, ["tokenize", str(inputs["txt"]), *args])
         assert result.exit_code == 2, (args, result.output)
     assert not (tmp_path / "o.parquet").exists()
@@ -379,6 +460,6 @@ def test_cli_profile_prints_predicted_and_measured(inputs: dict[str, Path]) -> N
     proc = _cli(inputs["parquet"], "--profile", "--workers", "1")
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
-    for needle in ("predicted", "measured", "read", "tokenize", "write", "100M records", "2.985x", "identical"):
+    for needle in ("predicted", "measured", "read", "tokenize", "write", "100M records", "2.985x", "identical", "Targets"):
         assert needle in text, needle
     assert pipeline.default_route() in text

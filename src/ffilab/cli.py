@@ -372,8 +372,9 @@ def tokenize_command(
     input: Annotated[Path, typer.Argument(help="Records to tokenize: .txt (one per line), .jsonl (field text, optional id) or .parquet (column text, optional id).", show_default=False)],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The Parquet file to write: columns id (int64) and tokens (list<string>), in input order.")] = None,
     route: Annotated[Optional[str], typer.Option("--route", "-r", help="The route whose tokenize_batch runs (default: the fastest native one available; with --profile, 'all' profiles every route).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Records per call of tokenize_batch.")] = 10_000,
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes (local; default 1: this process) or LocalCluster workers (dask); with --profile, the largest worker count measured (default: every CPU).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Records per call of the tokenizer (and per row group of the output).")] = 65_536,
+    workers: Annotated[Optional[int], typer.Option(help="Workers (local: threads or processes, see --parallel; default 1: this process) or LocalCluster workers (dask); with --profile, the largest worker count measured (default: every CPU).")] = None,
+    parallel: Annotated[str, typer.Option(help="How local --workers run: threads, processes, or auto (threads where the route has tokenize_arrow, else processes); --profile measures both unless one is given.")] = "auto",
     engine: Annotated[str, typer.Option(help="local, or dask: partitions read and tokenized by tasks on a Dask cluster.")] = "local",
     scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler address of a running cluster (default: start a LocalCluster).")] = None,
     profile: Annotated[bool, typer.Option("--profile", help="Time read / tokenize / write for the reference and the route; Amdahl's prediction vs the measured speedup; a 100M-record projection.")] = False,
@@ -382,7 +383,7 @@ def tokenize_command(
     """Tokenize a corpus into Parquet, streaming, with worker processes or on Dask; --profile times it."""
     from ffilab.text import pipeline
 
-    opts = pipeline.TokenizeOptions(input, out, route, batch_size, workers, engine, scheduler, profile, limit)
+    opts = pipeline.TokenizeOptions(input, out, route, batch_size, workers, engine, scheduler, profile, limit, parallel)
     _run_feature(lambda: pipeline.run_cli(opts, console), pipeline.UsageError)
 
 

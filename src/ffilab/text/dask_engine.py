@@ -36,11 +36,12 @@ __all__ = ["tokenize_dask", "tokenize_part"]
 
 def tokenize_part(part: Part, route: str, batch_size: int) -> pa.Table:
     """Read and tokenize one partition: a table of ``id`` (null where the input has none) and ``tokens``."""
-    tokenize = pipeline.load_tokenizer(route)
+    # The route's tokenize_arrow where it has one (the arrow path: no Python object per token).
+    tok = pipeline.load_pipeline_tokenizer(route)
     ids: list[pa.Array] = []
     tokens: list[pa.Array] = []
     for chunk in pipeline.read_part(part, batch_size):
-        tokens.append(pipeline.tokens_array(tokenize(pipeline.as_list(chunk.texts))))
+        tokens.append(tok.tokens(chunk.texts))
         ids.append(chunk.ids if chunk.ids is not None else pa.nulls(len(chunk.texts), pa.int64()))
     return pa.Table.from_arrays([pa.chunked_array(ids, pa.int64()), pa.chunked_array(tokens, pipeline.TOKENS_TYPE)],
                                 names=["id", "tokens"])
@@ -48,7 +49,7 @@ def tokenize_part(part: Part, route: str, batch_size: int) -> pa.Table:
 
 def _warm_worker(route: str) -> None:
     # Load the route and build its tables on every worker before the clock runs.
-    pipeline.warm(pipeline.load_tokenizer(route))
+    pipeline.warm(pipeline.load_pipeline_tokenizer(route).tokens)
 
 
 def _default_part_bytes(path: str, threads: int) -> int:

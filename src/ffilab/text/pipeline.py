@@ -9,18 +9,35 @@ Input is read with pyarrow in batches and never held whole:
 - ``.txt``: one record per line, UTF-8; lines are split on ``"\\n"`` only (a ``"\\r"`` before it is
   dropped), so every line is a record, a blank one too.
 
-Each batch goes through one route's kernel ``tokenize_batch`` and is appended to the output with
+Each batch goes through one route's tokenizer and is appended to the output with
 ``pyarrow.parquet.ParquetWriter``: columns ``id`` (int64) and ``tokens`` (list<string>), in input
 order.  A record's ``id`` is its own id where the input gives one, else its position in the input
 (0-based).  The output is written to ``OUT.part`` and renamed at the end, so a failed run never
 leaves a truncated file under the name asked for.
 
-Engines (every one writes the same file, whatever the route or the number of workers):
+Two paths through the tokenizer write the very same bytes:
+
+- *arrow*, for a route that exports the optional kernel ``tokenize_arrow``
+  (:mod:`ffilab.text.arrow`): the batch's Arrow string array goes in as it was read, and the
+  tokens come back as an Arrow ``list<string>`` array built by native code — no Python object per
+  record or per token;
+- *lists*, for every other route: the batch becomes a list of str, ``tokenize_batch`` returns the
+  lesson's list of lists, converted to Arrow for the writer.
+
+Engines (every one writes the same file, whatever the route, the path or the number of workers):
 
 - ``local`` with ``workers=1``: read, tokenize and write in this process, timed per stage;
-- ``local`` with ``workers=N``: this process reads and writes, a pool of N worker processes
-  tokenizes; at most ``2 * N`` batches are in flight, so memory stays flat whatever the input's
-  size, and the results are written in submission order;
+- ``local`` with ``workers=N`` and ``parallel="threads"`` (the default on the arrow path): N
+  threads each read a partition (a Parquet row group, 8 MiB of lines) and tokenize it, while this
+  thread writes the results in order; the native scan, Parquet's decoding and encoding all
+  release the GIL, so the threads share the CPUs (only Python's NFKC of the texts the quick check
+  cannot prove normalised, and the little Python between calls, hold it);
+- ``local`` with ``workers=N`` and ``parallel="processes"`` (the default on the lists path, whose
+  ``tokenize_batch`` builds Python objects under the GIL): N worker processes each read their own
+  partition (only its path and row-group range are sent) and hand the tokens back as an Arrow IPC
+  file in shared memory (``/dev/shm``), which this process maps without a copy and writes;
+- in both, at most ``2 * N`` partitions are in flight, so memory stays flat whatever the input's
+  size;
 - ``dask`` (:mod:`ffilab.text.dask_engine`): the input is cut into partitions (Parquet row groups,
   byte ranges of lines) that tasks read and tokenize themselves; the client writes them in order.
 
@@ -35,11 +52,12 @@ import io
 import math
 import multiprocessing
 import os
+import shutil
 import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,21 +73,25 @@ import ffilab
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "PROFILE_GOALS",
     "FORMATS",
     "LESSON_AMDAHL",
     "REFERENCE_ROUTE",
     "SCHEMA",
     "Chunk",
     "Part",
+    "PARALLEL_MODES",
     "PipelineError",
     "RunStats",
     "TokenizeOptions",
     "TokenWriter",
+    "Tokenizer",
     "UsageError",
     "amdahl",
     "default_route",
     "input_format",
     "iter_chunks",
+    "load_pipeline_tokenizer",
     "load_tokenizer",
     "plan_parts",
     "print_profile",
@@ -83,9 +105,11 @@ __all__ = [
 
 #: The input formats, by file suffix.
 FORMATS: dict[str, str] = {".txt": "txt", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
-#: Records per call of ``tokenize_batch``: large enough that the per-call cost vanishes, small
-#: enough that a batch in flight is a few MB.
-DEFAULT_BATCH_SIZE = 10_000
+#: Records per call of the tokenizer, and per row group of the output: large enough that the
+#: per-call and per-row-group costs vanish (Parquet writes a row group per batch: measured, 10,000
+#: records a batch cost 1.4x the writing time of 65,536), small enough that a batch in flight is a
+#: few MB; the row group size of ``ffilab corpus``.
+DEFAULT_BATCH_SIZE = 65_536
 #: The route every other is measured against.
 REFERENCE_ROUTE = "python"
 #: The default route: the first of these that is available (the fastest measured first).
@@ -314,6 +338,41 @@ def load_tokenizer(route: str) -> Callable[[list[str]], list[list[str]]]:
         raise PipelineError(f"route {route!r} cannot tokenize here: {exc}") from None
 
 
+class Tokenizer(NamedTuple):
+    """A route's tokenizer as the pipeline runs it: ``tokenize_arrow`` where the route has it."""
+
+    route: str
+    #: The route's ``tokenize_batch`` (every route has it).
+    batch: Callable[[list[str]], list[list[str]]]
+    #: The route's ``tokenize_arrow``, or None: no such kernel, or the lists path was asked for.
+    arrow: Callable[[Any], pa.Array] | None
+
+    @property
+    def path(self) -> str:
+        """``"arrow"`` or ``"lists"``: which of the two paths (see the module's docstring) it takes."""
+        return "lists" if self.arrow is None else "arrow"
+
+    def tokens(self, texts: pa.Array | list[str]) -> pa.Array:
+        """Return the tokens of a batch as the ``list<string>`` array the writer takes."""
+        if self.arrow is not None:
+            return self.arrow(texts)
+        return tokens_array(self.batch(as_list(texts)))
+
+
+def load_pipeline_tokenizer(route: str, *, arrow: bool = True) -> Tokenizer:
+    """Return route ``route``'s :class:`Tokenizer`: its ``tokenize_arrow`` if it has one and ``arrow``.
+
+    Raises
+    ------
+    PipelineError
+        The route does not exist or cannot tokenize here.
+    """
+    from ffilab.text.arrow import arrow_tokenizer
+
+    batch = load_tokenizer(route)
+    return Tokenizer(route, batch, arrow_tokenizer(route) if arrow else None)
+
+
 def default_route() -> str:
     """Return the first route of :data:`ROUTE_PREFERENCE` that can tokenize on this installation."""
     for name in ROUTE_PREFERENCE:
@@ -398,6 +457,10 @@ class RunStats:
     wall_s: float = 0.0
     startup_s: float = 0.0
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: ``"arrow"`` or ``"lists"`` (see the module's docstring).
+    path: str = ""
+    #: ``"threads"`` or ``"processes"`` for a local run with several workers, else ``""``.
+    parallel: str = ""
 
     @property
     def records_per_s(self) -> float:
@@ -421,17 +484,19 @@ class _StageClock:
             self.times[stage]["cpu_s"] += time.process_time() - c
 
 
-def warm(tokenize: Callable[[list[str]], list[list[str]]]) -> None:
+def warm(tokenize: Callable[[list[str]], Any]) -> None:
     """Call ``tokenize`` once, so that one-off set-up is paid before any clock runs."""
-    # A native route may build its tables at its first call (the class table takes ~0.3 s):
-    # paid once per process, before any clock runs.
+    # A native route may build its tables at its first call (the class table takes ~0.3 s, the
+    # Arrow kernel's quick-check tables are read from the cache): paid once per process, before
+    # any clock runs.
     tokenize(["warm-up ① Straße"])
 
 
-def _run_inprocess(path: str, writer: TokenWriter, tokenize: Callable[[list[str]], list[list[str]]], stats: RunStats,
-                   batch_size: int, limit: int | None, progress: Callable[[int], Any] | None) -> None:
+def _run_inprocess(path: str, writer: TokenWriter, tok: Tokenizer, stats: RunStats, batch_size: int,
+                   limit: int | None, progress: Callable[[int], Any] | None) -> None:
     clock = _StageClock()
     start = time.perf_counter()
+    arrow = tok.arrow
     with clock("read"):
         chunks = iter_chunks(path, batch_size, limit)
     while True:
@@ -439,11 +504,12 @@ def _run_inprocess(path: str, writer: TokenWriter, tokenize: Callable[[list[str]
             chunk = next(chunks, None)
             if chunk is None:
                 break
-            texts = as_list(chunk.texts)
+            # The arrow path takes the batch as read; the lists path needs Python's str.
+            texts = chunk.texts if arrow is not None else as_list(chunk.texts)
         with clock("tokenize"):
-            tokens = tokenize(texts)
+            result = arrow(texts) if arrow is not None else tok.batch(texts)  # type: ignore[arg-type]
         with clock("write"):
-            writer.write(chunk.ids, tokens_array(tokens))
+            writer.write(chunk.ids, result if arrow is not None else tokens_array(result))
         if progress is not None:
             progress(len(texts))
     with clock("write"):
@@ -452,14 +518,80 @@ def _run_inprocess(path: str, writer: TokenWriter, tokenize: Callable[[list[str]
     stats.stages = clock.times
 
 
-# Set in each worker process by the pool's initializer: the route's kernel, loaded once.
-_worker_tokenize: Callable[[list[str]], list[list[str]]] | None = None
+#: How the local engine runs more than one worker: ``auto`` takes threads on the arrow path and
+#: processes on the lists path (measured: ``ffilab tokenize --profile``, README).
+PARALLEL_MODES = ("auto", "threads", "processes")
+
+Tokens = list[tuple["pa.Array | None", pa.Array]]
 
 
-def _worker_init(route: str) -> None:
-    global _worker_tokenize
-    _worker_tokenize = load_tokenizer(route)
-    warm(_worker_tokenize)
+def _part_tokens(part: Part, tok: Tokenizer, batch_size: int) -> Tokens:
+    """Read and tokenize one partition: its batches' ``(ids, tokens)``, in order."""
+    return [(chunk.ids, tok.tokens(chunk.texts)) for chunk in read_part(part, batch_size)]
+
+
+def _write_in_order(writer: TokenWriter, parts: list[Part], submit: Callable[[Part], Future[Any]],
+                    unpack: Callable[[Any], Iterator[tuple[pa.Array | None, pa.Array]]], in_flight: int,
+                    limit: int | None, progress: Callable[[int], Any] | None) -> None:
+    """Submit the partitions, at most ``in_flight`` at a time, and write their batches in order.
+
+    The batches and the cut at ``limit`` are those of :func:`iter_chunks`, so the file is the one
+    the in-process run writes.
+    """
+    left = math.inf if limit is None else limit
+    todo = iter(parts)
+    pending: deque[Future[Any]] = deque()
+
+    def fill() -> None:
+        while len(pending) < in_flight:
+            part = next(todo, None)
+            if part is None:
+                return
+            pending.append(submit(part))
+
+    fill()
+    while pending and left > 0:
+        for ids, tokens in unpack(pending.popleft().result()):
+            if left <= 0:
+                break
+            n = len(tokens)
+            if n > left:
+                n = int(left)
+                tokens = tokens.slice(0, n)
+                ids = None if ids is None else ids.slice(0, n)
+            writer.write(ids, tokens)
+            left -= n
+            if progress is not None:
+                progress(n)
+        fill()
+    for fut in pending:
+        fut.cancel()
+
+
+def _run_threads(path: str, writer: TokenWriter, tok: Tokenizer, stats: RunStats, workers: int, batch_size: int,
+                 limit: int | None, progress: Callable[[int], Any] | None) -> None:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers, thread_name_prefix="ffilab-tokenize") as pool:
+        try:
+            _write_in_order(writer, plan_parts(path), lambda part: pool.submit(_part_tokens, part, tok, batch_size),
+                            iter, 2 * workers, limit, progress)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    writer.close()
+    stats.wall_s = time.perf_counter() - start
+
+
+# Set in each worker process by the pool's initializer: the route's tokenizer, loaded once.
+_worker_tok: Tokenizer | None = None
+
+#: What a worker process hands back per batch, as an Arrow IPC file in shared memory.
+_IPC_SCHEMA = pa.schema([pa.field("id", pa.int64()), pa.field("tokens", TOKENS_TYPE, nullable=False)])
+
+
+def _worker_init(route: str, arrow: bool) -> None:
+    global _worker_tok
+    _worker_tok = load_pipeline_tokenizer(route, arrow=arrow)
+    warm(_worker_tok.tokens)
 
 
 def _worker_ready(_: int) -> int:
@@ -468,11 +600,33 @@ def _worker_ready(_: int) -> int:
     return os.getpid()
 
 
-def _worker_batch(texts: pa.Array | list[str]) -> pa.Array:
-    # The worker also builds the Arrow array: that conversion is per token, so it is worth
-    # spreading over the workers, and an Arrow array travels back as a few buffers.
-    assert _worker_tokenize is not None
-    return tokens_array(_worker_tokenize(as_list(texts)))
+def _worker_part(part: Part, batch_size: int, directory: str) -> str:
+    """Read and tokenize one partition in a worker; return the Arrow IPC file its batches are in.
+
+    Only the partition's path and range came in (pickled: a few bytes); the tokens go back as a
+    file in ``directory`` (shared memory), which the parent maps without a copy.
+    """
+    assert _worker_tok is not None
+    fd, name = tempfile.mkstemp(dir=directory, suffix=".arrow")
+    os.close(fd)
+    with pa.OSFile(name, "wb") as sink, pa.ipc.new_file(sink, _IPC_SCHEMA) as ipc:
+        for ids, tokens in _part_tokens(part, _worker_tok, batch_size):
+            ipc.write_batch(pa.record_batch([pa.nulls(len(tokens), pa.int64()) if ids is None else ids, tokens],
+                                            schema=_IPC_SCHEMA))
+    return name
+
+
+def _read_ipc(name: str) -> Iterator[tuple[pa.Array | None, pa.Array]]:
+    """The batches of a worker's IPC file, mapped (no copy); the file is removed once read."""
+    try:
+        with pa.memory_map(name) as source:
+            reader = pa.ipc.open_file(source)
+            for i in range(reader.num_record_batches):
+                batch = reader.get_batch(i)
+                ids = batch.column(0)
+                yield (None if ids.null_count == len(ids) else ids), batch.column(1)
+    finally:
+        os.unlink(name)
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -486,36 +640,30 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     return ctx
 
 
-def _run_pool(path: str, writer: TokenWriter, route: str, stats: RunStats, workers: int, batch_size: int,
+def _shared_dir() -> str:
+    """A new directory in shared memory (``/dev/shm``) where there is one, else in the temp dir."""
+    shm = "/dev/shm"
+    return tempfile.mkdtemp(prefix="ffilab-tokenize-", dir=shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None)
+
+
+def _run_pool(path: str, writer: TokenWriter, tok: Tokenizer, stats: RunStats, workers: int, batch_size: int,
               limit: int | None, progress: Callable[[int], Any] | None) -> None:
     begin = time.perf_counter()
-    pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_worker_init, initargs=(route,))
+    directory = _shared_dir()
+    pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=_worker_init,
+                               initargs=(tok.route, tok.arrow is not None))
     try:
         # Start (and warm) every worker before the clock runs: start-up is a fixed cost.
         list(pool.map(_worker_ready, range(workers)))
         start = time.perf_counter()
         stats.startup_s = start - begin
-        pending: deque[tuple[Future[pa.Array], pa.Array | None]] = deque()
-
-        def write_oldest() -> None:
-            fut, ids = pending.popleft()
-            tokens = fut.result()
-            writer.write(ids, tokens)
-            if progress is not None:
-                progress(len(tokens))
-
-        # At most two batches per worker in flight: each worker has the next one queued while
-        # it works, and memory holds 2 * workers batches whatever the input's size.
-        for chunk in iter_chunks(path, batch_size, limit):
-            pending.append((pool.submit(_worker_batch, chunk.texts), chunk.ids))
-            if len(pending) >= 2 * workers:
-                write_oldest()
-        while pending:
-            write_oldest()
+        _write_in_order(writer, plan_parts(path), lambda part: pool.submit(_worker_part, part, batch_size, directory),
+                        _read_ipc, 2 * workers, limit, progress)
         writer.close()
         stats.wall_s = time.perf_counter() - start
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def tokenize_file(
@@ -527,6 +675,8 @@ def tokenize_file(
     workers: int = 1,
     limit: int | None = None,
     progress: Callable[[int], Any] | None = None,
+    parallel: str = "auto",
+    arrow: bool = True,
 ) -> RunStats:
     """Tokenize every record of ``input`` with ``route`` and write ``out`` (Parquet: id, tokens).
 
@@ -537,16 +687,22 @@ def tokenize_file(
     out : path
         The Parquet file to write (replaced only when the run succeeds).
     route : str, optional
-        The route whose ``tokenize_batch`` runs (default: :func:`default_route`).
+        The route that tokenizes (default: :func:`default_route`).
     batch_size : int
-        Records per call of ``tokenize_batch``.
+        Records per call of the tokenizer (and per row group of the output).
     workers : int
-        1: everything in this process, with the read / tokenize / write split timed.  N > 1: a
-        pool of N worker processes tokenizes, at most ``2 * N`` batches in flight.
+        1: everything in this process, with the read / tokenize / write split timed.  N > 1: N
+        threads or worker processes (``parallel``) read and tokenize partitions, this thread
+        writes; at most ``2 * N`` partitions in flight.
     limit : int, optional
         Stop after this many records (e.g. to profile a sample of a large corpus).
     progress : callable, optional
         Called with the number of records of each batch as it is written.
+    parallel : {"auto", "threads", "processes"}
+        How N > 1 workers run; ``auto``: threads on the arrow path, processes on the lists path.
+    arrow : bool
+        Use the route's ``tokenize_arrow`` if it has one (False: ``tokenize_batch`` and lists).
+        Both paths write the same file.
 
     Returns
     -------
@@ -556,6 +712,8 @@ def tokenize_file(
     ------
     PipelineError
         The input is not one the pipeline reads (see :func:`read_part`), or the route cannot run.
+    UsageError
+        A bad option value.
     """
     name = route or default_route()
     if batch_size < 1:
@@ -564,17 +722,23 @@ def tokenize_file(
         raise UsageError(f"--workers must be >= 1, got {workers}")
     if limit is not None and limit < 0:
         raise UsageError(f"--limit must be >= 0, got {limit}")
+    if parallel not in PARALLEL_MODES:
+        raise UsageError(f"--parallel must be one of {', '.join(PARALLEL_MODES)}, got {parallel!r}")
     path = os.fspath(input)
     plan_parts(path)  # checks the input before the output is created
-    stats = RunStats(name, "local", workers)
-    tokenize = load_tokenizer(name)
+    tok = load_pipeline_tokenizer(name, arrow=arrow)
+    mode = ("threads" if tok.arrow is not None else "processes") if parallel == "auto" else parallel
+    stats = RunStats(name, "local", workers, path=tok.path, parallel=mode if workers > 1 else "")
     writer = TokenWriter(out)
     try:
         if workers == 1:
-            warm(tokenize)
-            _run_inprocess(path, writer, tokenize, stats, batch_size, limit, progress)
+            warm(tok.tokens)
+            _run_inprocess(path, writer, tok, stats, batch_size, limit, progress)
+        elif mode == "threads":
+            warm(tok.tokens)
+            _run_threads(path, writer, tok, stats, workers, batch_size, limit, progress)
         else:
-            _run_pool(path, writer, name, stats, workers, batch_size, limit, progress)
+            _run_pool(path, writer, tok, stats, workers, batch_size, limit, progress)
     except BaseException:
         writer.close(ok=False)
         raise
@@ -621,6 +785,15 @@ def _available_tokenizers() -> list[str]:
     return names
 
 
+#: The issue-18 targets :func:`profile` reports against (measured, never asserted in tests).
+PROFILE_GOALS: dict[str, tuple[str, float]] = {
+    "arrow_tokenize": ("arrow tokenize stage vs the best lists route's (CPU, single thread)", 3.0),
+    "records_per_s": ("end-to-end records/s, best configuration", 650_000.0),
+    "projection_100m_s": ("100M-record projection, best configuration (s)", 150.0),
+    "parallel_speedup": ("best parallel configuration vs one worker, same route and path", 1.6),
+}
+
+
 def profile(
     input: str | os.PathLike[str],
     *,
@@ -630,19 +803,23 @@ def profile(
     limit: int | None = None,
     out: str | os.PathLike[str] | None = None,
     progress: Callable[[str, int | None], Callable[[int], Any]] | None = None,
+    parallel: Sequence[str] = ("auto",),
+    paths: Sequence[str] = ("lists", "arrow"),
 ) -> dict[str, Any]:
-    """Time the pipeline per route over the same input; predict each speedup by Amdahl's law.
+    """Time the pipeline per route and path over the same input; predict each speedup by Amdahl's law.
 
     Every route runs the whole pipeline in this process, timed in three stages: *read* (the input
-    parsed up to the list of str the kernel takes), *tokenize* (the kernel's call) and *write*
-    (its lists converted to Arrow and written to Parquet).  ``p`` is the reference's tokenize
-    share of its end-to-end time and ``s`` a route's measured tokenize speedup over the
-    reference, so Amdahl predicts ``1 / ((1 - p) + p / s)``, set beside the measured end-to-end
-    speedup; both on the wall clock and (keys ending ``_cpu``) on process CPU time, which is
-    steadier on a shared machine.  Each route is also run with every worker count
-    in ``workers`` (> 1: a process pool), and its records/s give a projection for 100M records
-    (assuming time linear in records, which the streaming design makes true up to the disk).
-    The outputs of every route and worker count are compared: they must be identical.
+    parsed up to what the kernel takes: a list of str on the lists path, the Arrow array itself
+    on the arrow path), *tokenize* (the kernel's call) and *write* (on the lists path the lists
+    converted to Arrow, then Parquet).  A route with ``tokenize_arrow`` is profiled on both paths
+    (``paths``), one row each.  ``p`` is the reference's tokenize share of its end-to-end time and
+    ``s`` a row's measured tokenize speedup over the reference, so Amdahl predicts
+    ``1 / ((1 - p) + p / s)``, set beside the measured end-to-end speedup; both on the wall clock
+    and (keys ending ``_cpu``) on process CPU time, which is steadier on a shared machine.  Each
+    row is also run with every worker count in ``workers`` (> 1: in every mode of ``parallel``),
+    and its records/s give a projection for 100M records (assuming time linear in records, which
+    the streaming design makes true up to the disk).  The outputs of every route, path, mode and
+    worker count are compared: they must be identical.
 
     Parameters
     ----------
@@ -656,55 +833,81 @@ def profile(
     workers : iterable of int
         Worker counts to measure for the projection (1 is always measured).
     out : path, optional
-        Where to keep the output of the last route profiled (else it is discarded).
+        Where to keep the output of the last row profiled (else it is discarded).
     progress : callable, optional
         ``progress(description, total)`` returns the per-batch callback of one run.
+    parallel : sequence of str
+        The modes (:data:`PARALLEL_MODES`) to run worker counts above 1 in.
+    paths : sequence of str
+        Which paths to profile a route with ``tokenize_arrow`` on (the reference and routes
+        without it always take the lists path).
 
     Returns
     -------
     dict
-        ``routes``: one entry per route (``stages``, ``wall_s``, ``tokenize_share``,
-        ``tokenize_speedup``, ``predicted_speedup``, ``measured_speedup``, ``records_per_s``,
-        ``scaling``: per worker count ``records_per_s`` and ``projection_100m_s``); ``p``,
-        ``ceiling`` (``1 / (1 - p)``), ``identical_output``, and ``lesson`` (the lesson's own
-        arithmetic, corrected: :data:`LESSON_AMDAHL`).
+        ``routes``: one entry per row (``route``, ``path``, ``label``, ``stages``, ``wall_s``,
+        ``tokenize_share``, ``tokenize_speedup``, ``predicted_speedup``, ``measured_speedup``,
+        ``records_per_s``, ``scaling``: per worker count and mode ``records_per_s`` and
+        ``projection_100m_s``, and ``parallel_speedup``, its best over one worker); ``p``,
+        ``ceiling`` (``1 / (1 - p)``), ``identical_output``, ``goals`` (:data:`PROFILE_GOALS`
+        measured, where the rows allow), ``load`` (the load average before and after) and
+        ``lesson`` (the lesson's own arithmetic, corrected: :data:`LESSON_AMDAHL`).
     """
+    from ffilab.text.arrow import arrow_tokenizer
+
     wanted = list(routes) if routes else [default_route()]
     if wanted == ["all"]:
         wanted = _available_tokenizers()
     names = [REFERENCE_ROUTE] + [r for r in dict.fromkeys(wanted) if r != REFERENCE_ROUTE]
     for name in names:
         load_tokenizer(name)
+    for mode in parallel:
+        if mode not in PARALLEL_MODES:
+            raise UsageError(f"--parallel must be one of {', '.join(PARALLEL_MODES)}, got {mode!r}")
+    plan: list[tuple[str, str]] = []
+    for name in names:
+        has_arrow = name != REFERENCE_ROUTE and arrow_tokenizer(name) is not None
+        for path in ("lists", "arrow"):
+            if (path == "lists" and (not has_arrow or "lists" in paths)) or (path == "arrow" and has_arrow and "arrow" in paths):
+                plan.append((name, path))
     counts = sorted({1, *workers})
     if counts[0] < 1:
         raise UsageError(f"worker counts must be >= 1, got {counts[0]}")
     rows: list[dict[str, Any]] = []
     identical = True
     total = _count_records(input, limit)
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory(prefix="ffilab-profile-", dir=Path(out).parent if out else None) as tmp:
         first: Path | None = None
         kept: Path | None = None
-        for name in names:
+        for name, path in plan:
+            label = name if path == "lists" else f"{name} (arrow)"
             scaling = []
             for w in counts:
-                dest = Path(tmp) / f"{name}-{w}.parquet"
-                cb = progress(f"{name} x{w}", total) if progress else None
-                stats = tokenize_file(input, dest, route=name, batch_size=batch_size, workers=w, limit=limit, progress=cb)
-                if w == 1:
-                    row: dict[str, Any] = {"route": name, "records": stats.records, "wall_s": stats.wall_s,
-                                           "cpu_s": sum(s["cpu_s"] for s in stats.stages.values()),
-                                           "stages": stats.stages, "records_per_s": stats.records_per_s}
-                    kept = dest
-                rate = stats.records_per_s
-                scaling.append({"workers": w, "records_per_s": rate, "wall_s": stats.wall_s, "startup_s": stats.startup_s,
-                                "projection_100m_s": 1e8 / rate if rate > 0 else math.inf})
-                if first is None:
-                    first = dest
-                else:
-                    identical = identical and _same_output(first, dest)
-                    if dest != kept:
-                        dest.unlink()
+                for mode in (["auto"] if w == 1 else list(dict.fromkeys(parallel))):
+                    dest = Path(tmp) / f"{name}-{path}-{w}-{mode}.parquet"
+                    cb = progress(f"{label} x{w}{'' if w == 1 else ' ' + mode}", total) if progress else None
+                    stats = tokenize_file(input, dest, route=name, batch_size=batch_size, workers=w, limit=limit,
+                                          progress=cb, parallel=mode, arrow=path == "arrow")
+                    if w == 1:
+                        row: dict[str, Any] = {"route": name, "path": path, "label": label, "records": stats.records,
+                                               "wall_s": stats.wall_s,
+                                               "cpu_s": sum(s["cpu_s"] for s in stats.stages.values()),
+                                               "stages": stats.stages, "records_per_s": stats.records_per_s}
+                        kept = dest
+                    rate = stats.records_per_s
+                    scaling.append({"workers": w, "parallel": stats.parallel, "records_per_s": rate,
+                                    "wall_s": stats.wall_s, "startup_s": stats.startup_s,
+                                    "projection_100m_s": 1e8 / rate if rate > 0 else math.inf})
+                    if first is None:
+                        first = dest
+                    else:
+                        identical = identical and _same_output(first, dest)
+                        if dest != kept:
+                            dest.unlink()
             row["scaling"] = scaling
+            one = scaling[0]["records_per_s"]
+            row["parallel_speedup"] = max(sc["records_per_s"] for sc in scaling) / one if one > 0 else math.inf
             rows.append(row)
         if out is not None and kept is not None:
             os.replace(kept, out)
@@ -733,8 +936,38 @@ def profile(
         **shares,
         "routes": rows,
         "identical_output": identical,
+        "goals": _goals(rows),
+        "load": {"before": load_before, "after": os.getloadavg() if hasattr(os, "getloadavg") else None},
         "lesson": dict(LESSON_AMDAHL),
     }
+
+
+def _goals(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The measured value of each of :data:`PROFILE_GOALS` that these rows can tell."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def put(key: str, value: float, how: str) -> None:
+        what, target = PROFILE_GOALS[key]
+        met = value <= target if key == "projection_100m_s" else value >= target
+        out[key] = {"what": what, "target": target, "value": value, "met": met, "how": how}
+
+    arrow = [r for r in rows if r["path"] == "arrow"]
+    lists = [r for r in rows if r["path"] == "lists" and r["route"] != REFERENCE_ROUTE]
+    if arrow and lists:
+        best_a = min(arrow, key=lambda r: r["stages"]["tokenize"]["cpu_s"])
+        best_l = min(lists, key=lambda r: r["stages"]["tokenize"]["cpu_s"])
+        a, b = best_a["stages"]["tokenize"]["cpu_s"], best_l["stages"]["tokenize"]["cpu_s"]
+        if a > 0:
+            put("arrow_tokenize", b / a, f"{best_l['label']} {b:.3f} s / {best_a['label']} {a:.3f} s CPU")
+    best = max(((r, sc) for r in rows for sc in r["scaling"]), key=lambda x: x[1]["records_per_s"])
+    r, sc = best
+    where = f"{r['label']}, {sc['workers']} worker{'s' if sc['workers'] > 1 else ''}{' ' + sc['parallel'] if sc['parallel'] else ''}"
+    put("records_per_s", sc["records_per_s"], where)
+    put("projection_100m_s", sc["projection_100m_s"], where)
+    if any(len(r["scaling"]) > 1 for r in rows):
+        r = max(rows, key=lambda r: r["parallel_speedup"] if r["route"] != REFERENCE_ROUTE else 0.0)
+        put("parallel_speedup", r["parallel_speedup"], f"{r['label']}, best of its worker counts over 1 worker")
+    return out
 
 
 def _count_records(input: str | os.PathLike[str], limit: int | None) -> int | None:
@@ -761,14 +994,17 @@ def print_profile(result: dict[str, Any], console: Any) -> None:
     """Print :func:`profile`'s result as rich tables on ``console``."""
     from rich.table import Table
 
+    load = result.get("load") or {}
+    before = load.get("before")
     console.print(f"[bold]ffilab tokenize --profile[/] {result['input']} · {result['records']:,} records · "
-                  f"batch {result['batch_size']:,} · {result['cpu_count']} CPUs")
+                  f"batch {result['batch_size']:,} · {result['cpu_count']} CPUs"
+                  + (f" · load average {before[0]:.2f} before, {load['after'][0]:.2f} after" if before else ""))
     split = Table(title="Time split: wall s (CPU s)", title_justify="left")
     for col in ("route", *STAGES, "total", "tokenize share"):
         split.add_column(col, justify="left" if col == "route" else "right")
     for row in result["routes"]:
         st = row["stages"]
-        split.add_row(row["route"], *[f"{st[s]['wall_s']:.2f} ({st[s]['cpu_s']:.2f})" for s in STAGES],
+        split.add_row(row["label"], *[f"{st[s]['wall_s']:.2f} ({st[s]['cpu_s']:.2f})" for s in STAGES],
                       f"{row['wall_s']:.2f} ({row['cpu_s']:.2f})",
                       f"{row['tokenize_share']:.0%} ({row['tokenize_share_cpu']:.0%})")
     console.print(split)
@@ -777,7 +1013,7 @@ def print_profile(result: dict[str, Any], console: Any) -> None:
     for col in ("route", "s", "predicted", "measured", "s CPU", "predicted CPU", "measured CPU"):
         amdahl_table.add_column(col, justify="left" if col == "route" else "right")
     for row in result["routes"]:
-        amdahl_table.add_row(row["route"], f"{row['tokenize_speedup']:.1f}x", f"{row['predicted_speedup']:.2f}x",
+        amdahl_table.add_row(row["label"], f"{row['tokenize_speedup']:.1f}x", f"{row['predicted_speedup']:.2f}x",
                              f"{row['measured_speedup']:.2f}x", f"{row['tokenize_speedup_cpu']:.1f}x",
                              f"{row['predicted_speedup_cpu']:.2f}x", f"{row['measured_speedup_cpu']:.2f}x")
     console.print(amdahl_table)
@@ -789,15 +1025,27 @@ def print_profile(result: dict[str, Any], console: Any) -> None:
                   f"{lesson['lesson_says']}x it prints (2.86x = 1 / 0.35 needs a tokenizer "
                   f"{lesson['tokenizer_speedup_for_2_86']:.0f}x faster, not 20x).")
     proj = Table(title="Measured records/s and a projection for 100M records on this machine", title_justify="left")
-    for col in ("route", "workers", "records/s", "100M records", "worker start-up"):
+    for col in ("route", "workers", "parallel", "records/s", "vs 1 worker", "100M records", "worker start-up"):
         proj.add_column(col, justify="left" if col == "route" else "right")
     for row in result["routes"]:
+        one = row["scaling"][0]["records_per_s"]
         for sc in row["scaling"]:
-            proj.add_row(row["route"], str(sc["workers"]), f"{sc['records_per_s']:,.0f}",
-                         _fmt_s(sc["projection_100m_s"]), _fmt_s(sc["startup_s"]) if sc["workers"] > 1 else "-")
+            proj.add_row(row["label"], str(sc["workers"]), sc["parallel"] or "-", f"{sc['records_per_s']:,.0f}",
+                         f"{sc['records_per_s'] / one:.2f}x" if one > 0 else "-", _fmt_s(sc["projection_100m_s"]),
+                         _fmt_s(sc["startup_s"]) if sc["parallel"] == "processes" else "-")
     console.print(proj)
+    goals = result.get("goals") or {}
+    if goals:
+        table = Table(title="Targets (issue 18)", title_justify="left")
+        for col in ("target", "goal", "measured", "", "how"):
+            table.add_column(col, justify="left" if col in ("target", "how") else "right")
+        for key, g in goals.items():
+            fmt = _fmt_s if key == "projection_100m_s" else (lambda v: f"{v:,.0f}") if key == "records_per_s" else (lambda v: f"{v:.2f}x")
+            table.add_row(g["what"], ("<= " if key == "projection_100m_s" else ">= ") + fmt(g["target"]), fmt(g["value"]),
+                          "[green]met[/]" if g["met"] else "[red]NOT met[/]", g["how"])
+        console.print(table)
     same = "[green]identical[/]" if result["identical_output"] else "[red]DIFFERENT[/]"
-    console.print(f"tokens written by every route and worker count: {same}")
+    console.print(f"tokens written by every route, path, mode and worker count: {same}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -818,6 +1066,8 @@ class TokenizeOptions:
     scheduler: str | None
     profile: bool
     limit: int | None
+    #: How N > 1 local workers run (:data:`PARALLEL_MODES`).
+    parallel: str = "auto"
 
 
 def _progress_bar() -> Any:
@@ -852,6 +1102,10 @@ def run_cli(opts: TokenizeOptions, console: Any) -> dict[str, Any] | RunStats:
         raise UsageError(f"--batch-size must be >= 1, got {opts.batch_size}")
     if opts.limit is not None and opts.limit < 0:
         raise UsageError(f"--limit must be >= 0, got {opts.limit}")
+    if opts.parallel not in PARALLEL_MODES:
+        raise UsageError(f"--parallel must be one of {', '.join(PARALLEL_MODES)}, got {opts.parallel!r}")
+    if opts.parallel != "auto" and opts.engine != "local":
+        raise UsageError("--parallel is for --engine local")
     input_format(opts.input)
     if not opts.input.is_file():
         raise PipelineError(f"{opts.input}: no such file")
@@ -870,8 +1124,10 @@ def run_cli(opts: TokenizeOptions, console: Any) -> dict[str, Any] | RunStats:
                 task = bar.add_task(f"profile {what}", total=total)
                 return lambda n: bar.advance(task, n)
 
+            # Both parallel modes unless one was asked for: the profile is where they are compared.
+            modes = ("threads", "processes") if opts.parallel == "auto" else (opts.parallel,)
             result = profile(opts.input, routes=[route] if route else None, batch_size=opts.batch_size,
-                             workers=counts, limit=opts.limit, out=opts.out, progress=progress)
+                             workers=counts, limit=opts.limit, out=opts.out, progress=progress, parallel=modes)
         print_profile(result, console)
         if not result["identical_output"]:
             raise PipelineError("the routes or worker counts wrote different tokens")
@@ -891,8 +1147,12 @@ def run_cli(opts: TokenizeOptions, console: Any) -> dict[str, Any] | RunStats:
                                   n_workers=opts.workers, limit=opts.limit, progress=advance)
         else:
             stats = tokenize_file(opts.input, opts.out, route=name, batch_size=opts.batch_size, workers=opts.workers or 1,
-                                  limit=opts.limit, progress=advance)
+                                  limit=opts.limit, progress=advance, parallel=opts.parallel)
     where = f"{stats.workers} worker{'s' if stats.workers != 1 else ''}" if stats.workers else "cluster"
+    if stats.parallel:
+        where += f" ({stats.parallel})"
+    if stats.path:
+        where += f", {stats.path} path"
     console.print(f"{stats.records:,} records in {stats.wall_s:.2f} s ({stats.records_per_s:,.0f} records/s; route {name}, "
                   f"{stats.engine}, {where}; start-up {stats.startup_s:.2f} s) -> {opts.out}")
     return stats
