@@ -15,7 +15,11 @@ this machine and in one run:
    alone, Hugging Face ``tokenizers`` (NFKC + lowercase + whitespace/punctuation pre-tokenizer)
    and ``blingfire``.  The peers do not implement ffilab's contract, so each row says what share
    of records get tokens identical to the reference's;
-3. per-source throughput of the fastest route (ASCII-heavy Bible text against the stress text).
+3. the optional kernel ``tokenize_arrow`` (issue #18: the same tokens as an Arrow ``list<string>``
+   array written by native code, :mod:`ffilab.text.arrow`) of every route that has it, on the
+   same batches as lists of str and as Arrow string arrays (what the pipeline hands it), verified
+   equal to ``pa.array`` of the reference's tokens (goal: >= 3x the fastest ``tokenize_batch``);
+4. per-source throughput of the fastest route (ASCII-heavy Bible text against the stress text).
 
 Method: a route is timed only after its output on the whole sample equals the reference's
 exactly (``ffilab.verify.compare_results``); a route that differs is reported and not timed.
@@ -55,6 +59,7 @@ UNAVAILABLE_BENCH = "unavailable: install ffilab[bench]"
 GOALS: dict[str, tuple[str, float | None]] = {
     "speedup": ("fastest route vs the reference, single-threaded, mixed corpus", 10.0),
     "icu": ("fastest route vs PyICU nfkc_cf + regex split", 1.0),
+    "arrow": ("fastest tokenize_arrow (Arrow in) vs the fastest tokenize_batch, single-threaded", 3.0),
 }
 
 
@@ -76,7 +81,10 @@ class Config:
         Routes to measure (empty: every available one).
     pipeline_records : int
         Records of the corpus file the end-to-end pipeline profile reads (0 skips it): the
-        reference and the fastest route, 1 worker and one per CPU.
+        reference and the fastest route (on the arrow path where it has ``tokenize_arrow``), 1
+        worker and one per CPU, threads and processes.
+    pipeline_batch : int
+        Records per batch of the pipeline (its default: one Parquet row group).
     """
 
     records: int = 20_000
@@ -84,7 +92,8 @@ class Config:
     repeats: int = 5
     seed: int = 0
     routes: tuple[str, ...] = ()
-    pipeline_records: int = 50_000
+    pipeline_records: int = 200_000
+    pipeline_batch: int = 65_536
 
 
 def _batches(texts: list[str], size: int) -> list[list[str]]:
@@ -277,6 +286,8 @@ def run(cfg: Config | None = None, progress: Callable[[str], None] = lambda _wha
                          vs_python=(base / st["seconds"]) if base else None,
                          note="" if agreement == 1.0 else "tokens differ from the contract on some records", **st))
 
+    arrow_seconds = _arrow_rows(names, texts, batches, want, mbytes, base, cfg, rows, progress)
+
     fastest = min(per_route, key=per_route.__getitem__) if per_route else None
     if fastest:
         fn = ffilab.route(fastest).tokenize_batch
@@ -299,6 +310,11 @@ def run(cfg: Config | None = None, progress: Callable[[str], None] = lambda _wha
     ratios_speed = [base / per_route[fastest]] if base and fastest else []
     goals["speedup"] = {"what": GOALS["speedup"][0], "target": GOALS["speedup"][1], "ratios": ratios_speed,
                         "subject": fastest, "met": bool(ratios_speed) and ratios_speed[0] >= GOALS["speedup"][1]}
+    best_arrow = min(arrow_seconds, key=arrow_seconds.__getitem__) if arrow_seconds else None
+    ratios_arrow = [per_route[fastest] / arrow_seconds[best_arrow]] if best_arrow and fastest else []
+    goals["arrow"] = {"what": GOALS["arrow"][0], "target": GOALS["arrow"][1], "ratios": ratios_arrow,
+                      "subject": f"{best_arrow} vs {fastest} tokenize_batch" if best_arrow else None,
+                      "met": bool(ratios_arrow) and ratios_arrow[0] >= GOALS["arrow"][1]}
     icu = peer_seconds.get("icu")
     ratios_icu = [icu / per_route[fastest]] if icu and fastest else []
     goals["icu"] = {"what": GOALS["icu"][0], "target": GOALS["icu"][1], "ratios": ratios_icu, "subject": fastest,
@@ -310,6 +326,41 @@ def run(cfg: Config | None = None, progress: Callable[[str], None] = lambda _wha
                "python": platform.python_version(), "unicode": unicodedata.unidata_version}
     return {"config": asdict(cfg), "machine": machine, "sample": {"records": len(texts), "chars": chars, "mbytes": mbytes},
             "rows": rows, "goals": goals, "pipeline": pipeline}
+
+
+def _arrow_rows(names: list[str], texts: list[str], batches: list[list[str]], want: list[list[str]], mbytes: float,
+                base: float | None, cfg: Config, rows: list[dict[str, Any]],
+                progress: Callable[[str], None]) -> dict[str, float]:
+    """Time every route's ``tokenize_arrow`` on the batches as lists and as Arrow arrays; add rows.
+
+    Returns the seconds of each verified route on Arrow input (the pipeline's), by row subject.
+    """
+    import pyarrow as pa
+
+    from ffilab.text.arrow import TOKENS_TYPE, arrow_tokenizer
+
+    expected = pa.array(want, type=TOKENS_TYPE)
+    # Built outside the timed passes, as the pipeline reads them.
+    arrow_batches = [pa.array(b, type=pa.string()) for b in batches]
+    out: dict[str, float] = {}
+    for name in names:
+        fn = arrow_tokenizer(name)
+        if fn is None:
+            continue
+        for label, inputs in (("list of str in", batches), ("Arrow array in", arrow_batches)):
+            subject = f"{name} tokenize_arrow ({label})"
+            progress(f"tokenizer: {subject}")
+            got = pa.concat_arrays([fn(b) for b in inputs]) if inputs else pa.array([], TOKENS_TYPE)
+            if not got.equals(expected):
+                rows.append(_row("arrow", subject, status="fails verification: tokens differ from pa.array(reference)"))
+                continue
+            st = median_spread(_times(lambda fn=fn, inputs=inputs: [fn(b) for b in inputs], cfg.repeats))
+            rows.append(_row("arrow", subject, records=len(texts), mb_per_second=mbytes / st["seconds"], agreement=1.0,
+                             vs_python=(base / st["seconds"]) if base else None,
+                             note="Arrow list<string> out, no Python object per token", **st))
+            if inputs is arrow_batches:
+                out[name] = st["seconds"]
+    return out
 
 
 def _pipeline(cfg: Config, route: str, progress: Callable[[str], None]) -> dict[str, Any]:
@@ -325,7 +376,11 @@ def _pipeline(cfg: Config, route: str, progress: Callable[[str], None]) -> dict[
         corpus.write_parquet(path, cfg.pipeline_records, cfg.seed)
         workers = sorted({1, max(2, os.cpu_count() or 1)})
         progress(f"tokenizer pipeline: profiling python and {route} on {workers} workers")
-        result = pipeline.profile(path, routes=[route], workers=workers, batch_size=cfg.batch)
+        # The route on its fastest path (arrow where it has tokenize_arrow; the lists path's kernel
+        # is timed above, and `ffilab tokenize --profile` shows both paths end to end), with both
+        # parallel modes, so that the choice between them is measured.
+        result = pipeline.profile(path, routes=[route], workers=workers, batch_size=cfg.pipeline_batch,
+                                  parallel=("threads", "processes"), paths=("arrow",))
     return result
 
 
@@ -369,11 +424,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=Config.repeats)
     parser.add_argument("--pipeline-records", type=int, default=Config.pipeline_records,
                         help="records of the end-to-end pipeline profile (0: skip it)")
+    parser.add_argument("--pipeline-batch", type=int, default=Config.pipeline_batch,
+                        help="records per batch of the pipeline profile")
     parser.add_argument("--route", action="append", default=[], help="measure only this route (repeatable)")
     parser.add_argument("--json", dest="json_out", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     cfg = Config(records=args.records, batch=args.batch, repeats=args.repeats, routes=tuple(args.route),
-                 pipeline_records=args.pipeline_records)
+                 pipeline_records=args.pipeline_records, pipeline_batch=args.pipeline_batch)
     from rich.console import Console
 
     err = Console(stderr=True)
