@@ -95,6 +95,31 @@ static inline int utf8_put(uint8_t *out, uint32_t c) {
     return 4;
 }
 
+/* Strict UTF-8: the code point at s[*i] (advancing *i), or -1 for an invalid sequence (overlong,
+ * surrogate, above U+10FFFF, truncated), as Python's "strict" decoder would refuse. */
+static inline int64_t utf8_next(const uint8_t *s, int64_t n, int64_t *i) {
+    const uint8_t b0 = s[*i];
+    if (b0 < 0x80) {
+        (*i)++;
+        return b0;
+    }
+    int64_t len;
+    uint32_t cp, min;
+    if ((b0 & 0xE0) == 0xC0) { len = 2; cp = b0 & 0x1F; min = 0x80; }
+    else if ((b0 & 0xF0) == 0xE0) { len = 3; cp = b0 & 0x0F; min = 0x800; }
+    else if ((b0 & 0xF8) == 0xF0) { len = 4; cp = b0 & 0x07; min = 0x10000; }
+    else return -1;
+    if (*i + len > n) return -1;
+    for (int64_t k = 1; k < len; k++) {
+        const uint8_t b = s[*i + k];
+        if ((b & 0xC0) != 0x80) return -1;
+        cp = (cp << 6) | (b & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return -1;
+    *i += len;
+    return cp;
+}
+
 /* The scan, one per code-unit width (and one for ASCII, lowercased as it is copied).
  *
  * Token boundaries in prose come every few characters, so a scanner that branches per character
@@ -229,16 +254,109 @@ FFL_TOKARROW_KIND(scan_ucs1, uint8_t, 0)
 FFL_TOKARROW_KIND(scan_ucs2, uint16_t, 0)
 FFL_TOKARROW_KIND(scan_ucs4, uint32_t, 0)
 
+/* The same scan over UTF-8 that is already its own NFKC and case folding (an Arrow record the
+ * quick check passed with nothing to fold: CJK, Arabic, Devanagari...): its tokens are copied as
+ * the bytes they are, with no folding into code points and no encoding back.  Its code points'
+ * byte positions go to scratch (pos); invalid UTF-8 is refused (-FFL_EINVAL). */
+static int64_t scan_utf8(ffl_tokarrow *b, const uint8_t *d, int64_t nb, const uint8_t *cl, int64_t max_chars,
+                         const uint8_t *num, int64_t num_len) {
+    const int64_t cap_words = (nb + 63) / 64; /* code points <= bytes */
+    uint64_t *const wm = b->masks;
+    uint64_t *const tm = wm + cap_words + 1;
+    uint64_t *const nd = tm + cap_words + 1;
+    uint32_t *const pos = (uint32_t *)b->tmp;
+    int64_t n = 0;
+    uint64_t word = 0, join = 0, dig = 0;
+    for (int64_t i = 0; i < nb;) {
+        pos[n] = (uint32_t)i;
+        const int64_t cp = utf8_next(d, nb, &i);
+        if (cp < 0) return -FFL_EINVAL;
+        const uint64_t c = cls(cl, (uint32_t)cp);
+        const int k = (int)(n & 63);
+        word |= (c & 1u) << k;
+        dig |= ((c >> 1) & 1u) << k;
+        join |= ((c >> 2) & 1u) << k;
+        if (k == 63) {
+            wm[n >> 6] = word;
+            tm[n >> 6] = join;
+            nd[n >> 6] = ~dig;
+            word = join = dig = 0;
+        }
+        n++;
+    }
+    pos[n] = (uint32_t)nb;
+    const int64_t nw = (n + 63) / 64;
+    if (n & 63) {
+        wm[n >> 6] = word;
+        tm[n >> 6] = join;
+        nd[n >> 6] = ~dig;
+    }
+    wm[nw] = 0;
+    tm[nw] = 0;
+    for (int64_t w = 0; w < nw; w++) {
+        const uint64_t prev = (wm[w] << 1) | (w > 0 ? wm[w - 1] >> 63 : 0);
+        const uint64_t next = (wm[w] >> 1) | (wm[w + 1] << 63);
+        tm[w] = wm[w] | (tm[w] & prev & next);
+    }
+    uint8_t *const base = b->bytes;
+    uint8_t *out = base + b->n_bytes;
+    int32_t *const offs = b->token_offsets + b->n_tokens + 1;
+    int64_t t = 0;
+    uint64_t carry = 0;
+    for (int64_t w = 0; w < nw; w++) {
+        uint64_t starts = tm[w] & ~((tm[w] << 1) | carry);
+        carry = tm[w] >> 63;
+        while (starts) {
+            const int64_t s = 64 * w + ctz64(starts);
+            starts &= starts - 1;
+            int64_t ew = w, e;
+            const uint64_t gaps = ~tm[w] >> (s & 63);
+            if (gaps) {
+                e = s + ctz64(gaps);
+            } else {
+                do ew++; while (tm[ew] == ~(uint64_t)0);
+                e = 64 * ew + ctz64(~tm[ew]);
+            }
+            const int64_t len = e - s;
+            if (len > max_chars) continue;
+            int digits;
+            if (len <= 64) {
+                const int sh = (int)(s & 63);
+                uint64_t win = nd[s >> 6] >> sh;
+                if (sh && (s >> 6) + 1 < nw) win |= nd[(s >> 6) + 1] << (64 - sh);
+                digits = (win & (len == 64 ? ~(uint64_t)0 : (((uint64_t)1 << len) - 1))) == 0;
+            } else {
+                digits = 1;
+                for (int64_t k = s; k < e && digits; k++) {
+                    int64_t at = pos[k];
+                    digits = (cls(cl, (uint32_t)utf8_next(d, nb, &at)) & FFL_CHAR_DIGIT) != 0;
+                }
+            }
+            if (digits) {
+                memcpy(out, num, (size_t)num_len);
+                out += num_len;
+            } else {
+                const int64_t size = (int64_t)pos[e] - (int64_t)pos[s];
+                memcpy(out, d + pos[s], (size_t)size);
+                out += size;
+            }
+            offs[t++] = (int32_t)(out - base);
+        }
+    }
+    b->n_bytes = out - base;
+    return t;
+}
+
 int ffl_tokarrow_append(ffl_tokarrow *b, const void *data, int kind, int64_t length, int lower,
                         const uint8_t *classes, int64_t max_chars, const uint8_t *num, int64_t num_len) {
     if (b == NULL || length < 0 || max_chars < 0 || num_len < 0 || classes == NULL || (length > 0 && data == NULL) ||
-        (num_len > 0 && num == NULL) || (kind != 1 && kind != 2 && kind != 4) || (lower && kind != 1))
+        (num_len > 0 && num == NULL) || (kind != 0 && kind != 1 && kind != 2 && kind != 4) || (lower && kind != 1))
         return -FFL_EINVAL;
     if (start(b) < 0) return -FFL_ENOMEM;
     /* The worst case of this text: at most (length + 1) / 2 tokens (two are at least one
      * character apart), each code point at most `width` bytes of UTF-8, and a number token of
      * one digit growing to num_len bytes. */
-    const int64_t width = lower ? 1 : kind == 1 ? 2 : kind == 2 ? 3 : 4;
+    const int64_t width = lower || kind == 0 ? 1 : kind == 1 ? 2 : kind == 2 ? 3 : 4;
     const int64_t max_tokens = (length + 1) / 2;
     /* + 16: the 8-byte copies of the ASCII scan may write up to 7 bytes past a token. */
     const int64_t max_bytes = width * length + num_len * max_tokens + 16;
@@ -250,7 +368,7 @@ int ffl_tokarrow_append(ffl_tokarrow *b, const void *data, int kind, int64_t len
         grow((void **)&b->token_offsets, &b->tokens_cap, b->n_tokens + max_tokens + 2, sizeof(int32_t)) < 0 ||
         grow((void **)&b->list_offsets, &b->lists_cap, b->n_lists + 2, sizeof(int32_t)) < 0 ||
         grow((void **)&b->masks, &b->masks_cap, 3 * ((length + 63) / 64 + 1), sizeof(uint64_t)) < 0 ||
-        grow((void **)&b->tmp, &b->tmp_cap, lower ? length + 16 : 1, 1) < 0)
+        grow((void **)&b->tmp, &b->tmp_cap, lower ? length + 16 : kind == 0 ? 4 * (length + 1) : 1, 1) < 0)
         return -FFL_ENOMEM;
     int64_t got;
     switch (kind) {
@@ -258,6 +376,7 @@ int ffl_tokarrow_append(ffl_tokarrow *b, const void *data, int kind, int64_t len
             got = lower ? scan_lower(b, (const uint8_t *)data, length, classes, max_chars, num, num_len)
                         : scan_ucs1(b, (const uint8_t *)data, length, classes, max_chars, num, num_len);
             break;
+        case 0: got = scan_utf8(b, (const uint8_t *)data, length, classes, max_chars, num, num_len); break;
         case 2: got = scan_ucs2(b, (const uint16_t *)data, length, classes, max_chars, num, num_len); break;
         default: got = scan_ucs4(b, (const uint32_t *)data, length, classes, max_chars, num, num_len); break;
     }
@@ -269,31 +388,6 @@ int ffl_tokarrow_append(ffl_tokarrow *b, const void *data, int kind, int64_t len
 }
 
 /* ---------------------------------------------------------------- folding without Python */
-
-/* Strict UTF-8: the code point at s[*i] (advancing *i), or -1 for an invalid sequence (overlong,
- * surrogate, above U+10FFFF, truncated), as Python's "strict" decoder would refuse. */
-static inline int64_t utf8_next(const uint8_t *s, int64_t n, int64_t *i) {
-    const uint8_t b0 = s[*i];
-    if (b0 < 0x80) {
-        (*i)++;
-        return b0;
-    }
-    int64_t len;
-    uint32_t cp, min;
-    if ((b0 & 0xE0) == 0xC0) { len = 2; cp = b0 & 0x1F; min = 0x80; }
-    else if ((b0 & 0xF0) == 0xE0) { len = 3; cp = b0 & 0x0F; min = 0x800; }
-    else if ((b0 & 0xF8) == 0xF0) { len = 4; cp = b0 & 0x07; min = 0x10000; }
-    else return -1;
-    if (*i + len > n) return -1;
-    for (int64_t k = 1; k < len; k++) {
-        const uint8_t b = s[*i + k];
-        if ((b & 0xC0) != 0x80) return -1;
-        cp = (cp << 6) | (b & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return -1;
-    *i += len;
-    return cp;
-}
 
 /* Writes the case folding of code point cp at out; the code points written, or -1. */
 static inline int64_t casefold_one(uint32_t cp, const uint8_t *classes, const uint32_t *keys, const uint32_t *values,
@@ -326,18 +420,31 @@ static inline int quick_check(uint32_t cp, const uint8_t *inert, unsigned *last_
 }
 
 int64_t ffl_tokarrow_fold(const void *data, int kind, int64_t length, const uint8_t *classes, const uint8_t *inert,
-                          const uint32_t *fold_keys, const uint32_t *fold_values, int64_t n_fold, uint32_t *out) {
+                          const uint32_t *fold_keys, const uint32_t *fold_values, int64_t n_fold, uint32_t *out,
+                          int *same) {
     if (length < 0 || (length > 0 && (data == NULL || out == NULL)) || classes == NULL || inert == NULL ||
         n_fold < 0 || (n_fold > 0 && (fold_keys == NULL || fold_values == NULL)))
         return -1;
     int64_t o = 0, got;
     unsigned last = 0;
+    if (same != NULL) *same = 0;
     switch (kind) {
         case 0: {
+            /* First the check alone: UTF-8 that passes it with every code point its own folding
+             * is the answer as it is (*same), and nothing is written. */
             const uint8_t *s = (const uint8_t *)data;
+            unsigned folded = FFL_CHAR_FOLDED;
             for (int64_t i = 0; i < length;) {
                 const int64_t cp = utf8_next(s, length, &i);
                 if (cp < 0 || quick_check((uint32_t)cp, inert, &last) < 0) return -1;
+                folded &= classes[cp];
+            }
+            if (folded && same != NULL) {
+                *same = 1;
+                return length;
+            }
+            for (int64_t i = 0; i < length;) {
+                const int64_t cp = utf8_next(s, length, &i);
                 if ((got = casefold_one((uint32_t)cp, classes, fold_keys, fold_values, n_fold, out + o)) < 0) return -1;
                 o += got;
             }

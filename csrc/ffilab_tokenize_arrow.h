@@ -92,7 +92,8 @@ FFL_API int ffl_tokarrow_reserve(ffl_tokarrow *b, int64_t n_lists, int64_t n_byt
 
 /* Append the tokens of one text as the next list: `length` code points of `kind` bytes each
  * (1, 2 or 4: the PEP 393 kinds; ASCII UTF-8 is kind 1), lowercased as they are copied if
- * `lower` (the text must then be ASCII).  The rules are ffl_tokenize_spans's: maximal runs of
+ * `lower` (the text must then be ASCII); or kind 0: `length` bytes of UTF-8 already folded, whose
+ * tokens are copied as they are (invalid UTF-8 is -FFL_EINVAL).  The rules are ffl_tokenize_spans's: maximal runs of
  * word characters joined by a joiner between two word characters, a token longer than max_chars
  * code points dropped, a digits-only token written as num[0 .. num_len).  A token is written as
  * UTF-8; a surrogate code point inside a token (no class table marks one as a word character)
@@ -111,10 +112,13 @@ FFL_API int ffl_tokarrow_append(ffl_tokarrow *b, const void *data, int kind, int
  * folded code points go to out, which must hold 3 * length of them.  `kind` is 1, 2 or 4 (PEP 393
  * code units) or 0 for UTF-8 bytes (length in bytes, decoded strictly).
  * Returns the folded length, or -1 when the text needs Python (the quick check does not say yes,
- * invalid UTF-8, or bad arguments). */
+ * invalid UTF-8, or bad arguments).  For UTF-8 with `same` given, a text that passes and whose
+ * every code point is its own folding is its own answer: then *same = 1, nothing is written to
+ * out, and it returns `length` (the caller scans the UTF-8 itself, ffl_tokarrow_append kind 0);
+ * otherwise *same = 0. */
 FFL_API int64_t ffl_tokarrow_fold(const void *data, int kind, int64_t length, const uint8_t *classes,
                                   const uint8_t *inert, const uint32_t *fold_keys, const uint32_t *fold_values,
-                                  int64_t n_fold, uint32_t *out);
+                                  int64_t n_fold, uint32_t *out, int *same);
 
 /* str.casefold of a text of `kind` (1, 2, 4) code units into out (3 * length code points of room),
  * code point by code point: itself where classes[cp] has FFL_CHAR_FOLDED, else its entry in the

@@ -267,11 +267,15 @@ static void ffl_tokarrow_work(void *arg) {
                 continue;
             }
             uint32_t *dst = job->scratch + t->scratch;
+            int same = 0;
             const int64_t n = ffl_tokarrow_fold(t->data, t->kind, t->length, job->classes, job->tables->inert,
-                                                job->tables->fold_keys, job->tables->fold_values, job->tables->n_fold, dst);
+                                                job->tables->fold_keys, job->tables->fold_values, job->tables->n_fold, dst,
+                                                &same);
             if (n < 0) {
                 t->python = 1;
                 job->python++;
+            } else if (same) {
+                /* UTF-8 that is its own folding: scanned as it is (kind 0) */
             } else {
                 t->data = dst;
                 t->kind = 4;
@@ -395,9 +399,21 @@ static PyObject *ffl_tokarrow_py(const char *func, PyObject *texts) {
         goto done;
     }
     if (num == NULL) goto done;
-    if (ffl_tokarrow_reserve(&out, (int64_t)n, 0) < 0) {
-        PyErr_NoMemory();
-        goto done;
+    {
+        /* Room for about the tokens of prose: as many bytes as the texts' code units, and one
+         * eighth more (numbers grow to "<num>", non-ASCII to several bytes); the buffers grow if
+         * a batch needs more.  One allocation up front saves the copies of growing by doubling. */
+        int64_t units = 0;
+        if (snapshot != NULL) {
+            for (Py_ssize_t i = 0; i < n; i++) units += (int64_t)PyUnicode_GET_LENGTH(PyList_GET_ITEM(snapshot, i));
+        } else if (n > 0) {
+            units = ffl_tokarrow_input_start(&arrow, n) - ffl_tokarrow_input_start(&arrow, 0);
+        }
+        if (units < 0) units = 0;
+        if (ffl_tokarrow_reserve(&out, (int64_t)n, units + units / 8 + 64) < 0) {
+            PyErr_NoMemory();
+            goto done;
+        }
     }
 
     for (Py_ssize_t first = 0; first < n; first += chunk_len) {

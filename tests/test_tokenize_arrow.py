@@ -236,7 +236,7 @@ def _core_fold() -> Callable[[str], str | None]:
     fn = lib.ffl_tokarrow_fold
     fn.restype = ctypes.c_int64
     fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_char_p, ctypes.c_char_p,
-                   ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_void_p]
+                   ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
     tables = _text_glue.arrow_tables()
     classes = ffilab.contract.char_classes()
     n_fold = len(tables.fold_keys) // 4
@@ -245,8 +245,19 @@ def _core_fold() -> Callable[[str], str | None]:
         data = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         out = np.zeros(3 * len(text) + 1, dtype=np.uint32)
         n = fn(data.ctypes.data, 4, len(text), classes, tables.inert, tables.fold_keys, tables.fold_values, n_fold,
-               out.ctypes.data)
-        return None if n < 0 else out[:n].tobytes().decode("utf-32-le")
+               out.ctypes.data, None)
+        if n < 0:
+            return None
+        got = out[:n].tobytes().decode("utf-32-le")
+        # From UTF-8 the same verdict, and the same folding (or "itself", when it is).
+        utf8 = text.encode("utf-8")
+        out8 = np.zeros(3 * len(utf8) + 1, dtype=np.uint32)
+        same = ctypes.c_int(0)
+        n8 = fn(utf8, 0, len(utf8), classes, tables.inert, tables.fold_keys, tables.fold_values, n_fold,
+                out8.ctypes.data, ctypes.byref(same))
+        assert n8 >= 0
+        assert (text if same.value else out8[:n8].tobytes().decode("utf-32-le")) == got
+        return got
 
     return fold
 
