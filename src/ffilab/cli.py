@@ -180,10 +180,10 @@ def bench_command(
     kernel: Annotated[Optional[list[str]], typer.Option("--kernel", "-k", help="Throughput kernel(s) to time (default: all).")] = None,
     full: Annotated[bool, typer.Option("--full", help="The lesson's sizes (n = 1e8 ...) and the full sweep to 1e8: takes much longer.")] = False,
     timer: Annotated[str, typer.Option(help="cpu (process CPU time, steadier on shared machines) or wall.")] = "cpu",
-    processes: Annotated[int, typer.Option(help="pyperf worker processes per benchmark.")] = 2,
+    processes: Annotated[Optional[int], typer.Option(help="Throughput worker processes per route, pooled (default: 1; 3 with --full).")] = None,
     values: Annotated[int, typer.Option(help="Timed values per worker process.")] = 3,
-    min_time: Annotated[float, typer.Option(help="Minimum seconds per value (pyperf loop calibration).")] = 0.05,
-    throughput: Annotated[bool, typer.Option(help="Time the throughput workloads (pyperf).")] = True,
+    min_time: Annotated[float, typer.Option(help="Minimum seconds per value (loop calibration).")] = 0.05,
+    throughput: Annotated[bool, typer.Option(help="Time the throughput workloads.")] = True,
     sweep: Annotated[bool, typer.Option(help="Run the scaling sweep over n.")] = True,
     nearest: Annotated[bool, typer.Option(help="Benchmark ffilab.nearest against NumPy, scipy's cKDTree and scikit-learn's BallTree.")] = True,
     tokenize: Annotated[bool, typer.Option(help="Benchmark every route's tokenizer against PyICU, regex, HF tokenizers and blingfire on the corpus.")] = True,
@@ -203,6 +203,7 @@ def bench_command(
                           tokenize=tokenize)
     out_path = Path(out)
     pyperf_path = out_path.with_suffix(".pyperf.json")
+    pyperf_path.unlink(missing_ok=True)  # a stale suite from an earlier run must not be taken for this one's
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("benchmarking", total=None)
         results = bench.run(config, progress=lambda what: progress.update(task, description=what), pyperf_out=pyperf_path)
@@ -211,7 +212,8 @@ def bench_command(
         print(json.dumps(results, indent=1))
         return
     _print_bench(results)
-    console.print(f"results: {out_path} (pyperf suite: {pyperf_path}); `ffilab report {out_path}` renders them")
+    pyperf_note = f" (throughput as a pyperf suite: {pyperf_path})" if pyperf_path.exists() else ""
+    console.print(f"results: {out_path}{pyperf_note}; `ffilab report {out_path}` renders them")
     if any(str(r["status"]).startswith("fails") or "not really compiled" in str(r["status"])
            for r in results["throughput"] + results["overhead"]):
         raise typer.Exit(1)
@@ -226,7 +228,7 @@ def _first_call_cell(row: dict[str, Any] | None) -> str:
 def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
     meta = results["metadata"]
     console.print(f"[bold]ffilab bench[/] {meta['mode']} · {meta['cpu']} · {meta['cpu_count']} cores · "
-                  f"Python {meta['python']} · timer: {meta['timer']} time · pyperf {meta['processes']}x{meta['values']} values")
+                  f"Python {meta['python']} · timer: {meta['timer']} time · throughput {meta['processes']}x{meta['values']} values")
     calls = list(dict.fromkeys(r["call"] for r in results["overhead"] if r["route"] != "(floor)"))
     table = Table(title="Per-call overhead (median [IQR]; x the same run's abs floor)", title_justify="left")
     table.add_column("route")

@@ -11,16 +11,18 @@ How it measures (the reasons users can trust the numbers):
   harness's own loop) timed interleaved in one worker process, in rounds of short bursts of an
   unrolled loop of direct calls, on the thread's CPU clock (:mod:`ffilab.bench.overhead`); a few
   such processes are pooled; each figure is also given as a multiple of the same run's ``abs``;
-* throughput runs under pyperf: worker processes, loop calibration, warm-ups
-  (:mod:`ffilab.bench._pyperf_script`); the timer is CPU time by default (``--timer wall``
-  otherwise); medians are reported with the interquartile range, and a spread of 10 % or more of
-  the median is flagged unstable;
+* throughput: one worker process per route (:mod:`ffilab.bench.throughput`; ``--processes``
+  pools several), each workload called once untimed, its loop calibrated to ``--min-time`` per
+  value, the route's workloads timed in rotated rounds; the timer is the thread's CPU time by
+  default (``--timer wall`` otherwise); medians are reported with the interquartile range, and a
+  spread of 10 % or more of the median is flagged unstable; the samples are also written as a
+  pyperf suite;
 * every route is timed through its public function object, so a route that needs a Python
   wrapper (ctypes, cffi) pays for it;
 * the honesty guard times ``sum_of_squares`` again at twice the size: a loop takes about twice as
   long; a ratio below 1.5 means a compiler replaced the loop by a closed form, and the row is
   labelled as such, never as loop speed;
-* a JIT route's first call compiles: pyperf's workers call every function once before
+* a JIT route's first call compiles: the timing workers call every function once before
   calibrating, so compilation never lands in a timed value, and the first-call cost is measured
   on its own, each kernel in fresh processes with an empty and a filled cache
   (:mod:`ffilab.bench._jit`, results section ``first_call``);
@@ -37,7 +39,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,7 +69,8 @@ class Config:
     kernels: list[str] | None = None
     full: bool = False
     timer: str = "cpu"
-    processes: int = 2
+    #: Throughput worker processes per route, pooled (None: 1 in the quick run, 3 with ``full``).
+    processes: int | None = None
     values: int = 3
     warmups: int = 1
     min_time: float = 0.05
@@ -84,6 +86,11 @@ class Config:
     #: Fresh processes per kernel and cache state for a JIT route's first-call cost
     #: (None: one in the quick run, three with ``full``).
     jit_repeats: int | None = None
+
+    @property
+    def worker_processes(self) -> int:
+        """Throughput worker processes per route: ``processes``, or the mode's default."""
+        return self.processes or (3 if self.full else 1)
 
     @property
     def mode(self) -> str:
@@ -189,7 +196,7 @@ def metadata(config: Config) -> dict[str, Any]:
         "build": ffilab.build_info(),
         "timer": config.timer,
         "mode": config.mode,
-        "processes": config.processes,
+        "processes": config.worker_processes,
         "values": config.values,
         "warmups": config.warmups,
         "min_time_s": config.min_time,
@@ -221,28 +228,38 @@ def _verify_workloads(names: list[str], config: Config, progress: Callable[[str]
     return problems
 
 
-#: Environment variables passed through to pyperf's workers when set.
-_INHERITED_ENV = ("LD_PRELOAD", "PYTHONMALLOC", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "NUMBA_CACHE_DIR")
+def _run_throughput(route: str, config: Config, kernels: list[str]) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Time one route's throughput workloads in ``config.processes`` worker processes (pooled)."""
+    cmd = [sys.executable, "-m", "ffilab.bench.throughput", "--route", route, "--mode", config.mode,
+           "--kernels", ",".join(kernels), "--values", str(config.values), "--min-time", str(config.min_time),
+           "--timer", config.timer]
+    samples: dict[str, list[float]] = {}
+    loops: dict[str, int] = {}
+    for _ in range(config.worker_processes):
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+        if proc.returncode != 0:
+            why = f"signal {-proc.returncode}" if proc.returncode < 0 else f"status {proc.returncode}"
+            raise RuntimeError(f"throughput worker of {route} ended with {why}: {proc.stderr.strip()[-800:]}")
+        result = json.loads(proc.stdout)
+        for name, values in result["samples"].items():
+            samples.setdefault(name, []).extend(values)
+        loops.update(result["loops"])
+    return samples, loops
 
 
-def _run_pyperf(route: str, config: Config, kernels: list[str], out: Path) -> dict[str, list[float]]:
-    cmd = [sys.executable, "-m", "ffilab.bench._pyperf_script", "--quiet",
-           "--processes", str(config.processes), "--values", str(config.values),
-           "--warmups", str(config.warmups), "--min-time", str(config.min_time), "-o", str(out),
-           "--ffilab-route", route, "--ffilab-timer", config.timer, "--ffilab-mode", config.mode,
-           "--ffilab-suites", "throughput", "--ffilab-kernels", ",".join(kernels)]
-    # pyperf starts its workers with a cleaned environment; variables that decide how the route's
-    # native code is loaded and checked (tools/sanitize.sh preloads ASan) must reach them too.
-    inherit = [name for name in _INHERITED_ENV if name in os.environ]
-    if inherit:
-        cmd += ["--inherit-environ", ",".join(inherit)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"pyperf run of {route} failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
+def _pyperf_suite(samples: dict[str, list[float]], loops: dict[str, int], path: Path) -> None:
+    """Write the throughput samples as a pyperf suite (``python -m pyperf stats|compare_to`` read it)."""
     import pyperf
 
-    suite = pyperf.BenchmarkSuite.load(str(out))
-    return {bench.get_name(): list(bench.get_values()) for bench in suite.get_benchmarks()}
+    benchmarks = []
+    for name, values in samples.items():
+        if not values:
+            continue
+        run = pyperf.Run(values, metadata={"name": name, "loops": loops.get(name, 1), "unit": "second"},
+                         collect_metadata=False)
+        benchmarks.append(pyperf.Benchmark([run]))
+    if benchmarks:
+        pyperf.BenchmarkSuite(benchmarks).dump(str(path), replace=True)
 
 
 def _run_sweep(names: list[str], config: Config) -> dict[str, Any]:
@@ -454,21 +471,17 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
     if not config.throughput:
         works = []
     samples: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        import pyperf
-
-        suites = []
-        for name in names:
-            ok_kernels = sorted({w.kernel for w in works if f"throughput/{w.key}" not in problems.get(name, {})})
-            if not ok_kernels:
-                continue
-            progress(f"timing {name} throughput (pyperf workers)")
-            out = Path(tmp) / f"{len(suites)}.json"
-            samples.update(_run_pyperf(name, config, ok_kernels, out))
-            suites.append(pyperf.BenchmarkSuite.load(str(out)))
-        if pyperf_out is not None and suites:
-            merged = pyperf.BenchmarkSuite([b for s in suites for b in s.get_benchmarks()])
-            merged.dump(str(pyperf_out), replace=True)
+    loops: dict[str, int] = {}
+    for name in names:
+        ok_kernels = sorted({w.kernel for w in works if f"throughput/{w.key}" not in problems.get(name, {})})
+        if not ok_kernels:
+            continue
+        progress(f"timing {name} throughput")
+        route_samples, route_loops = _run_throughput(name, config, ok_kernels)
+        samples.update(route_samples)
+        loops.update(route_loops)
+    if pyperf_out is not None and samples:
+        _pyperf_suite(samples, loops, pyperf_out)
 
     progress("timing per-call overhead (every route and the floors, interleaved)")
     overhead, overhead_info = _overhead(wanted, names, status, problems, config)

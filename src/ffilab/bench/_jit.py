@@ -8,8 +8,8 @@ pure-Python reference.  ``NUMBA_DISABLE_JIT=1`` turns every ``@njit`` function b
 Python; the check reports that as "not really compiled" instead of timing the interpreter.
 
 The first-call cost, :func:`first_call_costs`: a JIT kernel compiles on its first call (or loads
-its machine code from Numba's on-disk cache).  pyperf's timings never include it (the worker calls
-every function once before calibrating, see ``_pyperf_script``); it is measured here, each kernel
+its machine code from Numba's on-disk cache).  The bench's timings never include it (its workers call
+every function once before calibrating, see :mod:`ffilab.bench.throughput`); it is measured here, each kernel
 in a fresh process of its own, so that it pays for its own compilation only:
 
 * ``cold``: ``NUMBA_CACHE_DIR`` is a new empty directory: the call compiles;
