@@ -132,7 +132,7 @@ static inline int64_t utf8_next(const uint8_t *s, int64_t n, int64_t *i) {
  * characters.  A token is all digits when no code point of it lacks the digit bit (joiners have
  * none).  Measured on the ASCII share of the mixed corpus: 2.5x faster than the per-character
  * scan.  ASCII text is lowercased into scratch first (8 bytes at a time) and each token copied
- * from there 8 bytes at a time, which needs the 16 bytes of slack the caller reserved in both. */
+ * from there 16 bytes at a time, which needs the 32 bytes of slack the caller reserved in both. */
 
 static inline int ctz64(uint64_t x) { return __builtin_ctzll(x); }
 
@@ -233,7 +233,10 @@ static inline uint64_t lower8(uint64_t x) {
                     memcpy(out, num, (size_t)num_len);                                                  \
                     out += num_len;                                                                     \
                 } else if (LOWER) {                                                                     \
-                    for (int64_t k = 0; k < len; k += 8) memcpy(out + k, low + s + k, 8);              \
+                    /* 16 bytes at once (most tokens are shorter): no loop to mispredict */             \
+                    memcpy(out, low + s, 8);                                                            \
+                    memcpy(out + 8, low + s + 8, 8);                                                    \
+                    for (int64_t k = 16; k < len; k += 8) memcpy(out + k, low + s + k, 8);             \
                     out += len;                                                                         \
                 } else {                                                                                \
                     for (int64_t k = s; k < e; k++) {                                                   \
@@ -358,8 +361,8 @@ int ffl_tokarrow_append(ffl_tokarrow *b, const void *data, int kind, int64_t len
      * one digit growing to num_len bytes. */
     const int64_t width = lower || kind == 0 ? 1 : kind == 1 ? 2 : kind == 2 ? 3 : 4;
     const int64_t max_tokens = (length + 1) / 2;
-    /* + 16: the 8-byte copies of the ASCII scan may write up to 7 bytes past a token. */
-    const int64_t max_bytes = width * length + num_len * max_tokens + 16;
+    /* + 32: the copies of the ASCII scan may write up to 15 bytes past a token. */
+    const int64_t max_bytes = width * length + num_len * max_tokens + 32;
     /* Offsets are int32: a batch whose worst case could pass 2 GiB of tokens is refused before
      * anything is written (the caller splits it), never wrapped around. */
     if (b->n_bytes + max_bytes > INT32_MAX || b->n_tokens + max_tokens > INT32_MAX || b->n_lists + 1 > INT32_MAX)
@@ -368,7 +371,7 @@ int ffl_tokarrow_append(ffl_tokarrow *b, const void *data, int kind, int64_t len
         grow((void **)&b->token_offsets, &b->tokens_cap, b->n_tokens + max_tokens + 2, sizeof(int32_t)) < 0 ||
         grow((void **)&b->list_offsets, &b->lists_cap, b->n_lists + 2, sizeof(int32_t)) < 0 ||
         grow((void **)&b->masks, &b->masks_cap, 3 * ((length + 63) / 64 + 1), sizeof(uint64_t)) < 0 ||
-        grow((void **)&b->tmp, &b->tmp_cap, lower ? length + 16 : kind == 0 ? 4 * (length + 1) : 1, 1) < 0)
+        grow((void **)&b->tmp, &b->tmp_cap, lower ? length + 32 : kind == 0 ? 4 * (length + 1) : 1, 1) < 0)
         return -FFL_ENOMEM;
     int64_t got;
     switch (kind) {
@@ -389,72 +392,97 @@ int ffl_tokarrow_append(ffl_tokarrow *b, const void *data, int kind, int64_t len
 
 /* ---------------------------------------------------------------- folding without Python */
 
-/* Writes the case folding of code point cp at out; the code points written, or -1. */
-static inline int64_t casefold_one(uint32_t cp, const uint8_t *classes, const uint32_t *keys, const uint32_t *values,
-                                   int64_t n_fold, uint32_t *out) {
-    if (cp >= FFL_CHAR_TABLE_SIZE) return -1;
-    if (classes[cp] & FFL_CHAR_FOLDED) {
+/* Writes the case folding of code point cp at out (room for `room`); the code points written, or
+ * -1. */
+static inline int64_t casefold_one(uint32_t cp, const ffl_fold_tables *t, uint32_t *out, int64_t room) {
+    if (cp >= FFL_CHAR_TABLE_SIZE || room < 1) return -1;
+    if (t->classes[cp] & FFL_CHAR_FOLDED) {
         out[0] = cp;
         return 1;
     }
-    int64_t lo = 0, hi = n_fold;
+    int64_t lo = 0, hi = t->n_fold;
     while (lo < hi) {
         const int64_t mid = lo + (hi - lo) / 2;
-        if (keys[mid] < cp) lo = mid + 1;
+        if (t->fold_keys[mid] < cp) lo = mid + 1;
         else hi = mid;
     }
-    if (lo >= n_fold || keys[lo] != cp) return -1; /* the tables disagree: let Python decide */
-    const uint32_t *v = values + 4 * lo;
-    if (v[0] < 1 || v[0] > 3) return -1;
+    if (lo >= t->n_fold || t->fold_keys[lo] != cp) return -1; /* the tables disagree: let Python decide */
+    const uint32_t *v = t->fold_values + 4 * lo;
+    if (v[0] < 1 || v[0] > 3 || (int64_t)v[0] > room) return -1;
     for (uint32_t k = 0; k < v[0]; k++) out[k] = v[1 + k];
     return v[0];
 }
 
-/* The NFKC quick check's step for code point cp (see ffl_tokarrow_fold): 0 to go on, -1 for no. */
-static inline int quick_check(uint32_t cp, const uint8_t *inert, unsigned *last_ccc) {
-    if (cp >= FFL_CHAR_TABLE_SIZE || !inert[cp]) return -1;
-    const unsigned ccc = inert[cp] - 1u;
-    if (ccc != 0 && *last_ccc > ccc) return -1;
-    *last_ccc = ccc;
-    return 0;
+/* The state of the check over one text (see ffl_tokarrow_fold). */
+typedef struct {
+    unsigned last_ccc;
+    int after_replaced; /* the previous code point was replaced: this one must be a starter */
+    int changed;        /* something was replaced or case-folded */
+} fold_state;
+
+/* One code point: checked, replaced if it is a compatibility character, case-folded into out.
+ * The code points written, or -1 when the text needs Python. */
+static inline int64_t fold_cp(uint32_t cp, const ffl_fold_tables *t, fold_state *st, uint32_t *out, int64_t room) {
+    if (cp >= FFL_CHAR_TABLE_SIZE) return -1;
+    const unsigned v = t->inert[cp];
+    if (v == 0) return -1;
+    if (v == FFL_INERT_REPLACED) {
+        int64_t lo = 0, hi = t->n_compat;
+        while (lo < hi) {
+            const int64_t mid = lo + (hi - lo) / 2;
+            if (t->compat_keys[mid] < cp) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo >= t->n_compat || t->compat_keys[lo] != cp) return -1;
+        const uint32_t a = t->compat_offsets[lo], z = t->compat_offsets[lo + 1];
+        int64_t o = 0;
+        for (uint32_t k = a; k < z; k++) {
+            const int64_t got = casefold_one(t->compat_pool[k], t, out + o, room - o);
+            if (got < 0) return -1;
+            o += got;
+        }
+        /* The replacement is inert and in canonical order (the table's promise); what follows
+         * must be a starter. */
+        st->last_ccc = z > a ? t->inert[t->compat_pool[z - 1]] - 1u : 0;
+        st->after_replaced = 1;
+        st->changed = 1;
+        return o;
+    }
+    const unsigned ccc = v - 1u;
+    if (st->after_replaced && ccc != 0) return -1;
+    if (ccc != 0 && st->last_ccc > ccc) return -1;
+    st->after_replaced = 0;
+    st->last_ccc = ccc;
+    const int64_t got = casefold_one(cp, t, out, room);
+    if (got < 0) return -1;
+    st->changed |= !(t->classes[cp] & FFL_CHAR_FOLDED);
+    return got;
 }
 
-int64_t ffl_tokarrow_fold(const void *data, int kind, int64_t length, const uint8_t *classes, const uint8_t *inert,
-                          const uint32_t *fold_keys, const uint32_t *fold_values, int64_t n_fold, uint32_t *out,
-                          int *same) {
-    if (length < 0 || (length > 0 && (data == NULL || out == NULL)) || classes == NULL || inert == NULL ||
-        n_fold < 0 || (n_fold > 0 && (fold_keys == NULL || fold_values == NULL)))
-        return -1;
-    int64_t o = 0, got;
-    unsigned last = 0;
+int64_t ffl_tokarrow_fold(const void *data, int kind, int64_t length, const ffl_fold_tables *t, uint32_t *out,
+                          int64_t out_cap, int *same) {
     if (same != NULL) *same = 0;
+    if (t == NULL || length < 0 || out_cap < 0 || (length > 0 && (data == NULL || out == NULL)) || t->classes == NULL ||
+        t->inert == NULL || t->n_fold < 0 || (t->n_fold > 0 && (t->fold_keys == NULL || t->fold_values == NULL)) ||
+        t->n_compat < 0 || (t->n_compat > 0 && (t->compat_keys == NULL || t->compat_offsets == NULL || t->compat_pool == NULL)))
+        return -1;
+    fold_state st = {0, 0, 0};
+    int64_t o = 0, got;
     switch (kind) {
         case 0: {
-            /* First the check alone: UTF-8 that passes it with every code point its own folding
-             * is the answer as it is (*same), and nothing is written. */
             const uint8_t *s = (const uint8_t *)data;
-            unsigned folded = FFL_CHAR_FOLDED;
             for (int64_t i = 0; i < length;) {
                 const int64_t cp = utf8_next(s, length, &i);
-                if (cp < 0 || quick_check((uint32_t)cp, inert, &last) < 0) return -1;
-                folded &= classes[cp];
-            }
-            if (folded && same != NULL) {
-                *same = 1;
-                return length;
-            }
-            for (int64_t i = 0; i < length;) {
-                const int64_t cp = utf8_next(s, length, &i);
-                if ((got = casefold_one((uint32_t)cp, classes, fold_keys, fold_values, n_fold, out + o)) < 0) return -1;
+                if (cp < 0 || (got = fold_cp((uint32_t)cp, t, &st, out + o, out_cap - o)) < 0) return -1;
                 o += got;
             }
-            return o;
+            if (!st.changed && same != NULL) *same = 1; /* the UTF-8 is the answer as it is */
+            return same != NULL && *same ? length : o;
         }
 #define FFL_FOLD_UNITS(CHAR_T)                                                                       \
     for (int64_t i = 0; i < length; i++) {                                                           \
-        const uint32_t cp = (uint32_t)((const CHAR_T *)data)[i];                                     \
-        if (quick_check(cp, inert, &last) < 0) return -1;                                            \
-        if ((got = casefold_one(cp, classes, fold_keys, fold_values, n_fold, out + o)) < 0) return -1; \
+        got = fold_cp((uint32_t)((const CHAR_T *)data)[i], t, &st, out + o, out_cap - o);            \
+        if (got < 0) return -1;                                                                      \
         o += got;                                                                                    \
     }                                                                                                \
     return o;
@@ -466,15 +494,15 @@ int64_t ffl_tokarrow_fold(const void *data, int kind, int64_t length, const uint
     }
 }
 
-int64_t ffl_tokarrow_casefold(const void *data, int kind, int64_t length, const uint8_t *classes,
-                              const uint32_t *fold_keys, const uint32_t *fold_values, int64_t n_fold, uint32_t *out) {
-    if (length < 0 || (length > 0 && (data == NULL || out == NULL)) || classes == NULL || n_fold < 0 ||
-        (n_fold > 0 && (fold_keys == NULL || fold_values == NULL)))
+int64_t ffl_tokarrow_casefold(const void *data, int kind, int64_t length, const ffl_fold_tables *t, uint32_t *out,
+                              int64_t out_cap) {
+    if (t == NULL || length < 0 || out_cap < 0 || (length > 0 && (data == NULL || out == NULL)) || t->classes == NULL ||
+        t->n_fold < 0 || (t->n_fold > 0 && (t->fold_keys == NULL || t->fold_values == NULL)))
         return -1;
     int64_t o = 0, got;
 #define FFL_CASEFOLD_UNITS(CHAR_T)                                                                   \
     for (int64_t i = 0; i < length; i++) {                                                           \
-        got = casefold_one((uint32_t)((const CHAR_T *)data)[i], classes, fold_keys, fold_values, n_fold, out + o); \
+        got = casefold_one((uint32_t)((const CHAR_T *)data)[i], t, out + o, out_cap - o);           \
         if (got < 0) return -1;                                                                      \
         o += got;                                                                                    \
     }                                                                                                \

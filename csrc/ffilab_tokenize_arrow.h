@@ -104,30 +104,44 @@ FFL_API int ffl_tokarrow_reserve(ffl_tokarrow *b, int64_t n_lists, int64_t n_byt
 FFL_API int ffl_tokarrow_append(ffl_tokarrow *b, const void *data, int kind, int64_t length, int lower,
                                 const uint8_t *classes, int64_t max_chars, const uint8_t *num, int64_t num_len);
 
-/* Fold a non-ASCII text in C when Python's NFKC provably leaves it alone: when every code point is
- * NFKC-inert (inert[cp] = 1 + its canonical combining class; 0 for one that is not inert:
- * ffilab.routes._text_glue.arrow_tables, derived from the interpreter's unicodedata) and its
- * combining marks are in canonical order — Unicode's NFKC quick check answering yes — the text is
- * its own NFKC, and its case folding is each code point's own (ffl_tokarrow_casefold).  The
- * folded code points go to out, which must hold 3 * length of them.  `kind` is 1, 2 or 4 (PEP 393
- * code units) or 0 for UTF-8 bytes (length in bytes, decoded strictly).
- * Returns the folded length, or -1 when the text needs Python (the quick check does not say yes,
- * invalid UTF-8, or bad arguments).  For UTF-8 with `same` given, a text that passes and whose
- * every code point is its own folding is its own answer: then *same = 1, nothing is written to
- * out, and it returns `length` (the caller scans the UTF-8 itself, ffl_tokarrow_append kind 0);
- * otherwise *same = 0. */
-FFL_API int64_t ffl_tokarrow_fold(const void *data, int kind, int64_t length, const uint8_t *classes,
-                                  const uint8_t *inert, const uint32_t *fold_keys, const uint32_t *fold_values,
-                                  int64_t n_fold, uint32_t *out, int *same);
+/* The tables of ffilab.routes._text_glue.arrow_tables() (derived from the interpreter's
+ * unicodedata and str.casefold; see there) with the class table of ffilab.contract.char_classes(). */
+typedef struct {
+    const uint8_t *classes;        /* FFL_CHAR_* per code point (FFL_CHAR_FOLDED: its own folding) */
+    const uint8_t *inert;          /* 0: not inert; FFL_INERT_REPLACED; else 1 + combining class */
+    const uint32_t *fold_keys;     /* sorted code points that are not their own case folding */
+    const uint32_t *fold_values;   /* 4 per key: length (1..3), then the folding's code points */
+    int64_t n_fold;
+    const uint32_t *compat_keys;   /* sorted replaced compatibility characters */
+    const uint32_t *compat_offsets; /* n_compat + 1: key k's NFKC is pool[offsets[k] .. offsets[k + 1]) */
+    const uint32_t *compat_pool;
+    int64_t n_compat;
+} ffl_fold_tables;
 
-/* str.casefold of a text of `kind` (1, 2, 4) code units into out (3 * length code points of room),
- * code point by code point: itself where classes[cp] has FFL_CHAR_FOLDED, else its entry in the
- * sorted fold_keys, whose folding is fold_values[4k + 1 ..], fold_values[4k] code points long.
- * Exact because case folding maps each character on its own (no context).  Returns the length,
- * or -1 (a code point the tables do not cover, bad arguments). */
-FFL_API int64_t ffl_tokarrow_casefold(const void *data, int kind, int64_t length, const uint8_t *classes,
-                                      const uint32_t *fold_keys, const uint32_t *fold_values, int64_t n_fold,
-                                      uint32_t *out);
+#define FFL_INERT_REPLACED 255
+
+/* Fold a non-ASCII text in C when Python's NFKC provably gives what C can compute: when every
+ * code point is NFKC-inert and its combining marks are in canonical order (Unicode's NFKC quick
+ * check answering yes), or is a replaced compatibility character followed by an inert starter or
+ * another replaced one (then its NFKC is its table entry), the text's NFKC is known; its case
+ * folding is then each code point's own (ffl_tokarrow_casefold).  The folded code points go to
+ * out (room for out_cap).  `kind` is 1, 2 or 4 (PEP 393 code units) or 0 for UTF-8 bytes (length
+ * in bytes, decoded strictly).
+ * Returns the folded length, or -1 when the text needs Python (the check does not say yes,
+ * invalid UTF-8, out of room, or bad arguments).  For UTF-8 with `same` given, a text that
+ * passes with nothing replaced and every code point its own folding is its own answer: then
+ * *same = 1, nothing is written to out, and it returns `length` (the caller scans the UTF-8
+ * itself, ffl_tokarrow_append kind 0); otherwise *same = 0. */
+FFL_API int64_t ffl_tokarrow_fold(const void *data, int kind, int64_t length, const ffl_fold_tables *t,
+                                  uint32_t *out, int64_t out_cap, int *same);
+
+/* str.casefold of a text of `kind` (1, 2, 4) code units into out (room for out_cap code points;
+ * 3 * length is always enough), code point by code point: itself where classes[cp] has
+ * FFL_CHAR_FOLDED, else its fold_keys entry.  Exact because case folding maps each character on
+ * its own (no context).  Returns the length, or -1 (a code point the tables do not cover, out of
+ * room, bad arguments). */
+FFL_API int64_t ffl_tokarrow_casefold(const void *data, int kind, int64_t length, const ffl_fold_tables *t,
+                                      uint32_t *out, int64_t out_cap);
 
 /* Whether data[0 .. n) is all ASCII (every byte below 0x80). */
 FFL_API int ffl_is_ascii(const uint8_t *data, int64_t n);

@@ -189,26 +189,36 @@ static int ffl_tokarrow_open_arrow(const char *func, PyObject *texts, ffl_tokarr
  * tuple holds the bytes objects the pointers read). */
 typedef struct {
     PyObject *owner;
-    const uint8_t *inert;
-    const uint32_t *fold_keys;
-    const uint32_t *fold_values;
-    int64_t n_fold;
+    ffl_fold_tables t;
 } ffl_tokarrow_tables;
 
 static ffl_tokarrow_tables ffl_tokarrow_tables_state;
 
-static const ffl_tokarrow_tables *ffl_tokarrow_tables_get(void) {
+static const ffl_tokarrow_tables *ffl_tokarrow_tables_get(const uint8_t *classes) {
     if (ffl_tokarrow_tables_state.owner != NULL) return &ffl_tokarrow_tables_state;
     PyObject *glue = PyImport_ImportModule("ffilab.routes._text_glue");
     if (glue == NULL) return NULL;
     PyObject *t = PyObject_CallMethod(glue, "arrow_tables", NULL);
     Py_DECREF(glue);
     if (t == NULL) return NULL;
-    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3 || !PyBytes_CheckExact(PyTuple_GET_ITEM(t, 0)) ||
-        !PyBytes_CheckExact(PyTuple_GET_ITEM(t, 1)) || !PyBytes_CheckExact(PyTuple_GET_ITEM(t, 2)) ||
-        PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 0)) != FFL_CHAR_TABLE_SIZE ||
-        PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 1)) % 4 != 0 ||
-        PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 2)) != 4 * PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 1))) {
+    int ok = PyTuple_Check(t) && PyTuple_GET_SIZE(t) == 6;
+    for (Py_ssize_t i = 0; ok && i < 6; i++) ok = PyBytes_CheckExact(PyTuple_GET_ITEM(t, i));
+    Py_ssize_t n_fold = 0, n_compat = 0;
+    if (ok) {
+        n_fold = PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 1)) / 4;
+        n_compat = PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 3)) / 4;
+        ok = PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 0)) == FFL_CHAR_TABLE_SIZE &&
+             PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 1)) == 4 * n_fold &&
+             PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 2)) == 16 * n_fold &&
+             PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 3)) == 4 * n_compat &&
+             PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 4)) == 4 * (n_compat + 1);
+    }
+    if (ok) { /* every replacement lies within the pool */
+        const uint32_t *offs = (const uint32_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 4));
+        const Py_ssize_t pool = PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 5)) / 4;
+        for (Py_ssize_t k = 0; ok && k < n_compat; k++) ok = offs[k] <= offs[k + 1] && (Py_ssize_t)offs[k + 1] <= pool;
+    }
+    if (!ok) {
         Py_DECREF(t);
         PyErr_SetString(PyExc_RuntimeError, "ffilab.routes._text_glue.arrow_tables() returned tables of the wrong shape");
         return NULL;
@@ -217,13 +227,23 @@ static const ffl_tokarrow_tables *ffl_tokarrow_tables_get(void) {
         Py_DECREF(t);
         return &ffl_tokarrow_tables_state;
     }
-    ffl_tokarrow_tables_state.inert = (const uint8_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 0));
-    ffl_tokarrow_tables_state.fold_keys = (const uint32_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 1));
-    ffl_tokarrow_tables_state.fold_values = (const uint32_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 2));
-    ffl_tokarrow_tables_state.n_fold = (int64_t)(PyBytes_GET_SIZE(PyTuple_GET_ITEM(t, 1)) / 4);
+    ffl_fold_tables *ft = &ffl_tokarrow_tables_state.t;
+    ft->classes = classes;
+    ft->inert = (const uint8_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 0));
+    ft->fold_keys = (const uint32_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 1));
+    ft->fold_values = (const uint32_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 2));
+    ft->n_fold = (int64_t)n_fold;
+    ft->compat_keys = (const uint32_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 3));
+    ft->compat_offsets = (const uint32_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 4));
+    ft->compat_pool = (const uint32_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(t, 5));
+    ft->n_compat = (int64_t)n_compat;
     ffl_tokarrow_tables_state.owner = t;
     return &ffl_tokarrow_tables_state;
 }
+
+/* Room for the C folding of a text of n code units: a code point folds to at most 3, and a
+ * replaced compatibility character may need more (a text that needs still more goes to Python). */
+#define FFL_TOKARROW_FOLD_ROOM(n) (3 * (n) + 64)
 
 /* One text of a chunk.  `kind` 0 is UTF-8 from an Arrow array (not yet known to be ASCII). */
 typedef struct {
@@ -268,9 +288,8 @@ static void ffl_tokarrow_work(void *arg) {
             }
             uint32_t *dst = job->scratch + t->scratch;
             int same = 0;
-            const int64_t n = ffl_tokarrow_fold(t->data, t->kind, t->length, job->classes, job->tables->inert,
-                                                job->tables->fold_keys, job->tables->fold_values, job->tables->n_fold, dst,
-                                                &same);
+            const int64_t n = ffl_tokarrow_fold(t->data, t->kind, t->length, &job->tables->t, dst,
+                                                FFL_TOKARROW_FOLD_ROOM(t->length), &same);
             if (n < 0) {
                 t->python = 1;
                 job->python++;
@@ -288,8 +307,7 @@ static void ffl_tokarrow_work(void *arg) {
         ffl_tokarrow_text *t = &job->texts[k];
         if (!job->fold && t->casefold) {
             uint32_t *dst = job->scratch2 + t->scratch;
-            const int64_t n = ffl_tokarrow_casefold(t->data, t->kind, t->length, job->classes, job->tables->fold_keys,
-                                                    job->tables->fold_values, job->tables->n_fold, dst);
+            const int64_t n = ffl_tokarrow_casefold(t->data, t->kind, t->length, &job->tables->t, dst, 3 * t->length);
             if (n < 0) {
                 job->status = -FFL_EINVAL; /* the tables do not cover a code point: never expected */
                 return;
@@ -337,7 +355,7 @@ static int ffl_tokarrow_status_error(const char *func, int status) {
 static PyObject *ffl_tokarrow_py(const char *func, PyObject *texts) {
     const ffl_tokpy_cache *cache = ffl_tokpy_cache_get();
     if (cache == NULL) return NULL;
-    const ffl_tokarrow_tables *tables = ffl_tokarrow_tables_get();
+    const ffl_tokarrow_tables *tables = ffl_tokarrow_tables_get((const uint8_t *)PyBytes_AS_STRING(cache->classes));
     if (tables == NULL) return NULL;
     PyObject *snapshot = NULL; /* a list's items, held for the whole call (ffilab_tokenize_py.h) */
     ffl_tokarrow_input arrow;
@@ -444,7 +462,7 @@ static PyObject *ffl_tokarrow_py(const char *func, PyObject *texts) {
                 t->lower = 0;
             }
             t->scratch = need;
-            if (!t->lower) need += 3 * t->length; /* a code point folds to at most 3 */
+            if (!t->lower) need += FFL_TOKARROW_FOLD_ROOM(t->length);
             chars += t->length;
             chunk_len++;
         }

@@ -12,6 +12,7 @@ owns are freed when it dies.
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import sys
 import threading
@@ -228,33 +229,46 @@ def test_no_reference_leak_on_errors(kernel: Kernel) -> None:
 # --- The C core's NFKC shortcut against unicodedata ------------------------------------------------
 
 
+class _FoldTables(ctypes.Structure):
+    """ffl_fold_tables of csrc/ffilab_tokenize_arrow.h."""
+
+    _fields_ = [("classes", ctypes.c_char_p), ("inert", ctypes.c_char_p), ("fold_keys", ctypes.c_char_p),
+                ("fold_values", ctypes.c_char_p), ("n_fold", ctypes.c_int64), ("compat_keys", ctypes.c_char_p),
+                ("compat_offsets", ctypes.c_char_p), ("compat_pool", ctypes.c_char_p), ("n_compat", ctypes.c_int64)]
+
+
+@functools.cache
 def _core_fold() -> Callable[[str], str | None]:
-    """ffl_tokarrow_fold of libffilab_core.so: the folding C proves without Python, or None."""
+    """ffl_tokarrow_fold of libffilab_core.so: the folding C proves without Python, or None.
+
+    Every text is tried as UTF-32 and as UTF-8, which must agree.
+    """
     from ffilab.routes._clib import core_library_path
 
     lib = ctypes.CDLL(str(core_library_path()))
     fn = lib.ffl_tokarrow_fold
     fn.restype = ctypes.c_int64
-    fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_char_p, ctypes.c_char_p,
-                   ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.POINTER(_FoldTables), ctypes.c_void_p,
+                   ctypes.c_int64, ctypes.c_void_p]
     tables = _text_glue.arrow_tables()
-    classes = ffilab.contract.char_classes()
-    n_fold = len(tables.fold_keys) // 4
+    keep = (ffilab.contract.char_classes(), *tables)  # the bytes the struct points into
+    ft = _FoldTables(keep[0], tables.inert, tables.fold_keys, tables.fold_values, len(tables.fold_keys) // 4,
+                     tables.compat_keys, tables.compat_offsets, tables.compat_pool, len(tables.compat_keys) // 4)
 
     def fold(text: str) -> str | None:
         data = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        out = np.zeros(3 * len(text) + 1, dtype=np.uint32)
-        n = fn(data.ctypes.data, 4, len(text), classes, tables.inert, tables.fold_keys, tables.fold_values, n_fold,
-               out.ctypes.data, None)
+        room = 3 * len(text) + 64
+        out = np.zeros(room, dtype=np.uint32)
+        n = fn(data.ctypes.data, 4, len(text), ctypes.byref(ft), out.ctypes.data, room, None)
         if n < 0:
             return None
         got = out[:n].tobytes().decode("utf-32-le")
-        # From UTF-8 the same verdict, and the same folding (or "itself", when it is).
+        assert keep  # alive while the struct is used
         utf8 = text.encode("utf-8")
-        out8 = np.zeros(3 * len(utf8) + 1, dtype=np.uint32)
+        room8 = 3 * len(utf8) + 64
+        out8 = np.zeros(room8, dtype=np.uint32)
         same = ctypes.c_int(0)
-        n8 = fn(utf8, 0, len(utf8), classes, tables.inert, tables.fold_keys, tables.fold_values, n_fold,
-                out8.ctypes.data, ctypes.byref(same))
+        n8 = fn(utf8, 0, len(utf8), ctypes.byref(ft), out8.ctypes.data, room8, ctypes.byref(same))
         assert n8 >= 0
         assert (text if same.value else out8[:n8].tobytes().decode("utf-32-le")) == got
         return got
@@ -273,9 +287,20 @@ def _inert_alphabet() -> list[str]:
 def test_the_quick_check_tables_agree_with_unicodedata() -> None:
     tables = _text_glue.arrow_tables()
     classes = ffilab.contract.char_classes()
+    compat = dict(zip(np.frombuffer(tables.compat_keys, dtype="<u4").tolist(),
+                      np.frombuffer(tables.compat_offsets, dtype="<u4").tolist()))
+    pool = np.frombuffer(tables.compat_pool, dtype="<u4").tolist()
+    offsets = np.frombuffer(tables.compat_offsets, dtype="<u4").tolist()
+    for k, cp in enumerate(np.frombuffer(tables.compat_keys, dtype="<u4").tolist()):
+        # A replaced compatibility character: its entry is its NFKC, made of inert code points.
+        m = "".join(map(chr, pool[offsets[k] : offsets[k + 1]]))
+        assert tables.inert[cp] == _text_glue.INERT_REPLACED and unicodedata.normalize("NFKC", chr(cp)) == m, hex(cp)
+        assert all(0 < tables.inert[ord(x)] < _text_glue.INERT_REPLACED for x in m)
     for cp in range(0x110000):
         v = tables.inert[cp]
-        if v:  # inert: its own NFKC, with its combining class
+        if v == _text_glue.INERT_REPLACED:
+            assert cp in compat
+        elif v:  # inert: its own NFKC, with its combining class
             c = chr(cp)
             assert unicodedata.normalize("NFKC", c) == c and v - 1 == unicodedata.combining(c), hex(cp)
     keys = np.frombuffer(tables.fold_keys, dtype="<u4")
@@ -298,9 +323,11 @@ def test_the_c_folding_of_every_code_point() -> None:
             proved += 1
             assert got == unicodedata.normalize("NFKC", c).casefold(), hex(cp)
     assert proved > 1_000_000  # the shortcut covers nearly every code point
+    assert fold("ﬁＨ①") == "fih1"  # replaced compatibility characters
 
 
-@given(st.lists(st.sampled_from(_inert_alphabet()) | st.sampled_from(list("aZ \u0301\u0323\u094d\u093c")), max_size=12))
+@given(st.lists(st.sampled_from(_inert_alphabet())
+                | st.sampled_from(list("aZ \u0301\u0323\u0307\u094d\u093c\u05b0ﬁＨｈ①ǅ㎞ﾞﾟｶ\u1161\u11a8ᄀ가")), max_size=12))
 def test_the_c_folding_of_sequences(chars: list[str]) -> None:
     # Whenever C claims a text is its own NFKC, Python's normalize must agree, whatever the marks'
     # order, the Hangul jamo or the precomposed letters next to combining marks.
@@ -317,7 +344,8 @@ def test_the_c_folding_refuses_what_needs_python() -> None:
     assert fold("\u05b0\u0591") == "\u05b0\u0591"  # marks in canonical order (10, then 220)
     assert fold("\u0591\u05b0") is None  # 220 then 10: out of order, NFKC reorders them
     assert fold("\u1100\u1161") is None  # Hangul L + V compose
-    assert fold("ﬁ") is None  # NFKC changes it
+    assert fold("Ｈ\u0307") is None  # a replaced character followed by a mark: Ḣ composes
+    assert fold("ｶﾞ") is None  # halfwidth voiced mark: ガ composes
     assert fold("Straße") == "strasse" and fold("ΣΊΣ") == "σίσ" and fold("가각") == "가각"
 
 

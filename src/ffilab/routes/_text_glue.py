@@ -35,7 +35,7 @@ import numpy as np
 from ffilab import _cache, contract
 from ffilab.routes._cstatus import raise_for_status
 
-__all__ = ["ArrowTables", "Batch", "arrow_tables", "finish", "prepare"]
+__all__ = ["INERT_REPLACED", "ArrowTables", "Batch", "arrow_tables", "finish", "prepare"]
 
 _NUM_TOKEN = contract.NUM_TOKEN
 # In finish's masked text: outside a token, end of a text, first character of a number token.
@@ -240,25 +240,42 @@ def _split_is_exact() -> bool:
 #   rules out NFKC_QC=Maybe), and, to stay on the safe side, whose NFKD starts with itself or
 #   with a starter that is not such a second half either.  The quick check over inert code
 #   points and combining classes is then exact; tests check it against normalize().
+# * compatibility characters: a code point c that is not inert only because NFKC maps it to
+#   other code points m ("ﬁ" -> "fi", fullwidth "Ｈ" -> "H", "①" -> "1") is *replaced* by m in C
+#   when nothing around it can interact: c is a starter that is no second half, NFKD(c) and m
+#   start with such a starter, m is inert and in canonical order, and the code point after c is
+#   an inert starter or another replaced one (else "Ｈ" + U+0307 would compose to "Ḣ").  Then
+#   NFKD of the text falls apart at c's ends and NFKC(text) is the concatenation of the pieces.
 # * case folding maps each character on its own (no context, unlike lower()'s final sigma), so
 #   str.casefold(text) is the concatenation of every character's folding: the table lists the
 #   folding of every code point that is not its own (CHAR_FOLDED clear in the class table).
+
+#: The inert table's mark of a replaced compatibility character (above every 1 + combining class).
+INERT_REPLACED = 255
 
 
 class ArrowTables(NamedTuple):
     """What :func:`arrow_tables` returns, in the layout the native kernels read."""
 
     #: One byte per code point (``0x110000``): 0 if the code point is not NFKC-inert (see above),
-    #: else 1 + its canonical combining class.
+    #: :data:`INERT_REPLACED` for a replaced compatibility character, else 1 + its canonical
+    #: combining class.
     inert: bytes
     #: uint32 little-endian, ascending: the code points whose case folding is not themselves.
     fold_keys: bytes
     #: uint32 little-endian, four per key: the folding's length (1 to 3), then its code points
     #: (zero-padded).
     fold_values: bytes
+    #: uint32 little-endian, ascending: the replaced compatibility characters (INERT_REPLACED).
+    compat_keys: bytes
+    #: uint32 little-endian, one more than the keys: key k's NFKC is
+    #: ``compat_pool[compat_offsets[k]:compat_offsets[k + 1]]``.
+    compat_offsets: bytes
+    #: uint32 little-endian: the code points of every replacement, one after the other.
+    compat_pool: bytes
 
 
-_ARROW_TABLES_MAGIC = b"ffilab-arrow-tables-2\n"
+_ARROW_TABLES_MAGIC = b"ffilab-arrow-tables-3\n"
 _HANGUL_SECOND = (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3))
 
 
@@ -280,6 +297,26 @@ def _compute_arrow_tables() -> ArrowTables:
         if head != c and (combining(head) or ord(head) in second):
             continue
         inert[cp] = 1 + combining(c)
+    # Compatibility characters replaced in C (see above).
+    compat_keys: list[int] = []
+    compat_offsets = [0]
+    compat_pool: list[int] = []
+    for cp in range(0x110000):
+        c = chr(cp)
+        if inert[cp] or cp in second or 0xD800 <= cp < 0xE000 or combining(c):
+            continue
+        m = normalize("NFKC", c)
+        head = normalize("NFKD", c)[0]
+        if not m or m == c or combining(head) or ord(head) in second or combining(m[0]) or ord(m[0]) in second:
+            continue
+        cccs = [inert[ord(x)] - 1 for x in m]
+        if any(not inert[ord(x)] for x in m) or any(b and a > b for a, b in zip(cccs, cccs[1:])):
+            continue
+        compat_keys.append(cp)
+        compat_pool.extend(map(ord, m))
+        compat_offsets.append(len(compat_pool))
+    for cp in compat_keys:
+        inert[cp] = INERT_REPLACED
     classes = contract.char_classes()
     keys = [cp for cp in range(0x110000) if not classes[cp] & contract.CHAR_FOLDED]
     values = np.zeros((len(keys), 4), dtype="<u4")
@@ -289,7 +326,11 @@ def _compute_arrow_tables() -> ArrowTables:
             raise RuntimeError(f"str.casefold({chr(cp)!r}) has {len(folded)} code points; the tables hold 1 to 3")
         values[row, 0] = len(folded)
         values[row, 1 : 1 + len(folded)] = [ord(f) for f in folded]
-    return ArrowTables(bytes(inert), np.array(keys, dtype="<u4").tobytes(), values.tobytes())
+
+    def u32(items: list[int]) -> bytes:
+        return np.array(items, dtype="<u4").tobytes()
+
+    return ArrowTables(bytes(inert), u32(keys), values.tobytes(), u32(compat_keys), u32(compat_offsets), u32(compat_pool))
 
 
 def _arrow_tables_fingerprint() -> bytes:
@@ -322,16 +363,18 @@ def arrow_tables() -> ArrowTables:
         data = path.read_bytes()
     except OSError:
         data = b""
-    if len(data) > header + 0x110000 + 4 and data.startswith(_ARROW_TABLES_MAGIC + fingerprint):
+    if data.startswith(_ARROW_TABLES_MAGIC + fingerprint) and len(data) > header:
         body = data[header:]
         if hashlib.sha256(body).digest() == data[header - digest : header]:
-            n = int.from_bytes(body[0x110000 : 0x110000 + 4], "little")
-            keys = body[0x110004 : 0x110004 + 4 * n]
-            values = body[0x110004 + 4 * n :]
-            if len(keys) == 4 * n and len(values) == 16 * n:
-                return ArrowTables(body[:0x110000], keys, values)
+            fields, at = [], 0
+            while at + 8 <= len(body):
+                size = int.from_bytes(body[at : at + 8], "little")
+                fields.append(body[at + 8 : at + 8 + size])
+                at += 8 + size
+            if at == len(body) and len(fields) == len(ArrowTables._fields):
+                return ArrowTables(*fields)
     tables = _compute_arrow_tables()
-    body = tables.inert + (len(tables.fold_keys) // 4).to_bytes(4, "little") + tables.fold_keys + tables.fold_values
+    body = b"".join(len(f).to_bytes(8, "little") + f for f in tables)
     try:
         _cache.write_atomic(path, lambda fh: fh.write(_ARROW_TABLES_MAGIC + fingerprint + hashlib.sha256(body).digest() + body))
     except OSError:

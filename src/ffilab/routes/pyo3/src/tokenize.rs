@@ -710,8 +710,8 @@ use pyo3::types::{PyDict, PyTuple};
 
 /// What `tokenize_arrow` takes from Python besides `Unicode`, fetched once per process.
 struct ArrowState {
-    /// `arrow_tables().inert`: 0 for a code point that is not NFKC-inert, else 1 + its
-    /// canonical combining class.
+    /// `arrow_tables().inert`: 0 for a code point that is not NFKC-inert, INERT_REPLACED for a
+    /// compatibility character (left to Python here), else 1 + its canonical combining class.
     inert: Py<PyBytes>,
     /// `arrow_tables()`' case foldings: the code points that are not their own folding, sorted,
     /// and for each its folding's length and code points.
@@ -806,7 +806,9 @@ fn fold_one(cp: u32, inert: &[u8], last_ccc: &mut u8, classes: &[u8; TABLE_LEN],
     let Some(&v) = inert.get(cp as usize) else {
         return false;
     };
-    if v == 0 {
+    // 0: not inert; INERT_REPLACED: a compatibility character the capi route replaces in C,
+    // which this route leaves to Python.
+    if v == 0 || v == INERT_REPLACED {
         return false;
     }
     let ccc = v - 1;
@@ -837,6 +839,9 @@ fn casefold_one(cp: u32, classes: &[u8; TABLE_LEN], st: &ArrowState, out: &mut V
         Err(_) => false,
     }
 }
+
+/// `ffilab.routes._text_glue.INERT_REPLACED`: the inert table's mark of a compatibility character.
+const INERT_REPLACED: u8 = 255;
 
 /// `ffilab.contract.CHAR_FOLDED`: the code point is its own case folding.
 const CHAR_FOLDED: u8 = 8;
