@@ -384,6 +384,69 @@ def _pipeline(cfg: Config, route: str, progress: Callable[[str], None]) -> dict[
     return result
 
 
+def _tree_rss(root: int, cpu: dict[int, float] | None = None) -> int:
+    """Resident bytes of process ``root`` and all its descendants, read from /proc (0 once gone).
+
+    ``cpu``, if given, gets each of those processes' CPU seconds so far (user + system).
+    """
+    import os
+
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry)
+        children.setdefault(int(fields[1]), []).append(pid)  # fields[1]: the parent's pid
+        rss[pid] = int(fields[21]) * page  # fields[21]: resident pages
+        ticks[pid] = int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+    total, todo = 0, [root]
+    hz = os.sysconf("SC_CLK_TCK")
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        if cpu is not None and pid in ticks:
+            cpu[pid] = ticks[pid] / hz
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def run_measured(args: list[str], interval: float = 0.02) -> dict[str, Any]:
+    """Run ``ffilab tokenize ARGS`` in a child process; its wall time, CPU and peak RSS of the whole tree.
+
+    The peak is the largest sum of the resident sets of the command and every process under it
+    (worker processes, the fork server), sampled every ``interval`` seconds: the memory the run
+    needs at once, which a per-process maximum (``/usr/bin/time``'s) would understate.  CPU is
+    the sum over that tree of each process's user + system time as last sampled (what a process
+    spends after its last sample is missed: a few tens of milliseconds at most).
+    """
+    import os
+    import subprocess
+
+    cpu: dict[int, float] = {}
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "ffilab", "tokenize", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, COLUMNS="200"))
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss(proc.pid, cpu))
+        time.sleep(interval)
+    out, err = proc.communicate()
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffilab tokenize {' '.join(args)} failed: {err.strip()[-2000:]}")
+    return {"args": args, "wall_s": wall, "peak_rss_bytes": peak, "output": out.strip(),
+            "cpu_s": sum(cpu.values()),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
 def print_rows(results: dict[str, Any], console: Any = None) -> None:
     """Print the rows and the goals as rich tables (the hook ``ffilab bench`` calls)."""
     from rich.console import Console
@@ -428,7 +491,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="records per batch of the pipeline profile")
     parser.add_argument("--route", action="append", default=[], help="measure only this route (repeatable)")
     parser.add_argument("--json", dest="json_out", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--run", nargs=argparse.REMAINDER, default=None, metavar="TOKENIZE_ARGS",
+                        help="instead: run `ffilab tokenize TOKENIZE_ARGS` and print its wall time, CPU time and the "
+                             "peak resident memory of its whole process tree (parent and workers) as JSON")
     args = parser.parse_args(argv)
+    if args.run is not None:
+        print(json.dumps(run_measured(args.run), indent=1))
+        return 0
     cfg = Config(records=args.records, batch=args.batch, repeats=args.repeats, routes=tuple(args.route),
                  pipeline_records=args.pipeline_records, pipeline_batch=args.pipeline_batch)
     from rich.console import Console
