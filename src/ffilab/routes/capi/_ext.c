@@ -6,6 +6,10 @@
  * Arrays are used in place through the NumPy C API and are never converted or copied; the GIL is
  * released around every loop while this call holds a reference to the arrays it reads.
  *
+ * The argument checks themselves are the contract's one C implementation, shared with the
+ * pybind11 and nanobind routes (csrc/ffilab_contract_py.h); what is this route's own is the
+ * binding: METH_O / METH_FASTCALL, the keyword parser, the results built with the NumPy C API.
+ *
  * Reference counting convention: every function owns the new references it creates and
  * releases them on every path; arguments and PyTuple_GET_ITEM results are borrowed.
  */
@@ -15,18 +19,15 @@
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 
-#include <string.h>
-
+#include "ffilab_contract_py.h"
 #include "ffilab_core.h"
 #include "ffilab_tokenize_py.h"
 #include "ffilab_tokenize_arrow_py.h"
 
 /* ------------------------------------------------------------------------------------------ */
-/* Helpers shared by the kernels: errors, argument parsing and the contract's conversions.      */
+/* Helpers shared by the kernels: the GIL release and argument parsing.                        */
 /* ------------------------------------------------------------------------------------------ */
 
-/* The unqualified name of an object's type, as type(x).__name__ reads in the reference's
- * messages (tp_name of a heap or extension type may carry its module: "numpy.ndarray"). */
 /* Runs `stmt` without the GIL when `work` reaches FFL_RELEASE_GIL_MIN_WORK (ffilab_core.h says
  * why), with it otherwise: for a one-element array the release would cost more than the loop. */
 #define FFL_CALL_NOGIL_IF(work, stmt) \
@@ -39,32 +40,6 @@
             stmt;                         \
         }                                 \
     } while (0)
-
-static const char *type_name(PyObject *obj) {
-    const char *name = Py_TYPE(obj)->tp_name;
-    const char *dot = strrchr(name, '.');
-    return dot != NULL ? dot + 1 : name;
-}
-
-/* Map a C core status code to the contract's exception; always returns NULL for the caller. */
-static PyObject *raise_status(const char *func, int status) {
-    switch (status) {
-    case FFL_EINVAL:
-        PyErr_Format(PyExc_ValueError, "%s: the C core rejected an argument (status %d)", func, status);
-        break;
-    case FFL_EOVERFLOW:
-        PyErr_Format(PyExc_OverflowError, "%s: the C core rejected a too large argument (status %d)",
-                     func, status);
-        break;
-    case FFL_ENOMEM:
-        PyErr_Format(PyExc_MemoryError, "%s: the C core could not allocate memory", func);
-        break;
-    default:
-        PyErr_Format(PyExc_RuntimeError, "%s: the C core returned status %d", func, status);
-        break;
-    }
-    return NULL;
-}
 
 /* Bind the fast-call arguments (positional, then keywords) to the parameter names, like a Python
  * def with no default but the optional trailing ones.  Keyword support is hand-written because
@@ -100,158 +75,6 @@ static int parse_args(const char *func, const char *const names[], Py_ssize_t nr
                          i + 1);
             return -1;
         }
-    }
-    return 0;
-}
-
-/* contract._show_int: str(n) for a reasonable int, its size in bits past 256 bits, because str()
- * of an int past 4300 digits raises ValueError (CPython's limit), which would replace the
- * contract's exception by another.  Returns a new reference, or NULL with an exception set. */
-static PyObject *show_int(PyObject *n) {
-    PyObject *bits = PyObject_CallMethod(n, "bit_length", NULL);
-    if (bits == NULL) return NULL;
-    long long nbits = PyLong_AsLongLong(bits);
-    Py_DECREF(bits);
-    if (nbits == -1 && PyErr_Occurred()) return NULL;
-    if (nbits <= 256) return PyObject_Str(n);
-    return PyUnicode_FromFormat("an integer of %lld bits", nbits);
-}
-
-/* contract.as_index: operator.index(obj) bounded to [0, maximum], checked on the Python int
- * *before* any conversion to a C type so that 2**64 + 5 can never wrap around to 5.  Values
- * below 0 raise ValueError; above maximum raise `above_exc` (OverflowError for a contract
- * maximum, ValueError for k > n); `above_what` qualifies the bound in the message. */
-/* operator.index(obj) as a new reference, the "not an integer" TypeError named after the kernel. */
-static PyObject *to_index(const char *func, const char *name, PyObject *obj) {
-    PyObject *n = PyNumber_Index(obj);
-    if (n == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
-        /* Only that TypeError is renamed; anything an __index__ raised itself propagates, as it
-         * does through operator.index in the reference. */
-        PyErr_Clear();
-        PyErr_Format(PyExc_TypeError, "%s: %s must be an integer, got %s", func, name, type_name(obj));
-    }
-    return n;
-}
-
-static int as_index(const char *func, const char *name, PyObject *obj, long long maximum,
-                    PyObject *above_exc, const char *above_what, int64_t *out) {
-    PyObject *n = to_index(func, name, obj);
-    if (n == NULL) return -1;
-    int overflow = 0;
-    long long value = PyLong_AsLongLongAndOverflow(n, &overflow);
-    if (value == -1 && overflow == 0 && PyErr_Occurred()) {
-        Py_DECREF(n);
-        return -1;
-    }
-    /* With overflow set, `value` is -1 and meaningless: decide on the sign of overflow alone. */
-    int below = overflow < 0 || (overflow == 0 && value < 0);
-    int above = overflow > 0 || (overflow == 0 && value > maximum);
-    if (!below && !above) {
-        Py_DECREF(n);
-        *out = (int64_t)value;
-        return 0;
-    }
-    PyObject *shown = show_int(n);
-    Py_DECREF(n);
-    if (shown == NULL) return -1;
-    if (below) {
-        PyErr_Format(PyExc_ValueError, "%s: %s must be >= 0, got %U", func, name, shown);
-    } else {
-        PyErr_Format(above_exc, "%s: %s must be <= %lld%s, got %U", func, name, maximum, above_what, shown);
-    }
-    Py_DECREF(shown);
-    return -1;
-}
-
-/* contract.as_real: what PyFloat_AsDouble accepts (float, int, __float__, __index__).  Types with
- * neither slot are refused up front so the message can name the kernel and the argument; an int
- * beyond the float range is PyFloat_AsDouble's OverflowError, renamed the same way. */
-static int as_real(const char *func, const char *name, PyObject *obj, double *out) {
-    if (PyFloat_CheckExact(obj)) {
-        *out = PyFloat_AS_DOUBLE(obj);
-        return 0;
-    }
-    PyNumberMethods *nb = Py_TYPE(obj)->tp_as_number;
-    if (!PyFloat_Check(obj) && (nb == NULL || (nb->nb_float == NULL && nb->nb_index == NULL))) {
-        PyErr_Format(PyExc_TypeError, "%s: %s must be a real number, got %s", func, name, type_name(obj));
-        return -1;
-    }
-    double value = PyFloat_AsDouble(obj);
-    if (value == -1.0 && PyErr_Occurred()) {
-        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
-            PyErr_Clear();
-            PyErr_Format(PyExc_OverflowError, "%s: %s is too large to convert to float", func, name);
-        }
-        return -1;
-    }
-    *out = value;
-    return 0;
-}
-
-/* Raise `exc` naming the kernel, the argument, what was expected and what was given (dtype and
- * shape for an ndarray, as contract._describe writes them). */
-static void raise_array_error(PyObject *exc, const char *func, const char *name, const char *expected,
-                              PyObject *obj) {
-    if (!PyArray_Check(obj)) {
-        PyErr_Format(exc, "%s: %s must be %s, got %s", func, name, expected, type_name(obj));
-        return;
-    }
-    PyArrayObject *arr = (PyArrayObject *)obj;
-    PyObject *shape = PyArray_IntTupleFromIntp(PyArray_NDIM(arr), PyArray_DIMS(arr));
-    if (shape == NULL) return; /* the MemoryError it set is the better report */
-    PyErr_Format(exc, "%s: %s must be %s, got %S array of shape %S", func, name, expected,
-                 (PyObject *)PyArray_DESCR(arr), shape);
-    Py_DECREF(shape);
-}
-
-enum array_shape { SHAPE_VECTOR, SHAPE_POINTS };
-
-/* contract.check_array / check_points, in the contract's order (type, dtype, contiguity,
- * alignment, writability, shape) so that an argument breaking several rules raises the same class as in
- * the reference.  Returns `obj` itself (borrowed) — never a converted copy: an in-place kernel
- * writing into a temporary would silently lose its result. */
-static PyArrayObject *check_array(const char *func, const char *name, PyObject *obj, int writable,
-                                  enum array_shape shape) {
-    const char *expected = writable ? "a writable C-contiguous float64 array" : "a C-contiguous float64 array";
-    if (!PyArray_Check(obj)) {
-        raise_array_error(PyExc_TypeError, func, name, expected, obj);
-        return NULL;
-    }
-    PyArrayObject *arr = (PyArrayObject *)obj;
-    /* Native byte order too: the core reads doubles directly, a '>f8' array would read garbage. */
-    if (PyArray_TYPE(arr) != NPY_DOUBLE || !PyArray_ISNOTSWAPPED(arr)) {
-        raise_array_error(PyExc_TypeError, func, name, expected, obj);
-        return NULL;
-    }
-    if (!PyArray_IS_C_CONTIGUOUS(arr)) {
-        PyErr_Format(PyExc_ValueError, "%s: %s must be %s, got a non-contiguous array", func, name, expected);
-        return NULL;
-    }
-    /* Reading a misaligned double through double* is undefined behaviour in C (offset=1 views). */
-    if (!PyArray_ISALIGNED(arr)) {
-        PyErr_Format(PyExc_ValueError, "%s: %s must be %s, got a misaligned array", func, name, expected);
-        return NULL;
-    }
-    if (writable && !PyArray_ISWRITEABLE(arr)) {
-        PyErr_Format(PyExc_ValueError, "%s: %s must be %s, got a read-only array", func, name, expected);
-        return NULL;
-    }
-    if (shape == SHAPE_VECTOR && PyArray_NDIM(arr) != 1) {
-        raise_array_error(PyExc_ValueError, func, name, "1-D", obj);
-        return NULL;
-    }
-    if (shape == SHAPE_POINTS && (PyArray_NDIM(arr) != 2 || PyArray_DIM(arr, 1) != 2)) {
-        raise_array_error(PyExc_ValueError, func, name, "of shape (n, 2)", obj);
-        return NULL;
-    }
-    return arr;
-}
-
-static int check_same_length(const char *func, PyArrayObject *a, PyArrayObject *b, const char *names) {
-    if (PyArray_DIM(a, 0) != PyArray_DIM(b, 0)) {
-        PyErr_Format(PyExc_ValueError, "%s: %s must have the same length, got %zd and %zd", func, names,
-                     (Py_ssize_t)PyArray_DIM(a, 0), (Py_ssize_t)PyArray_DIM(b, 0));
-        return -1;
     }
     return 0;
 }
@@ -312,12 +135,12 @@ PyDoc_STRVAR(sum_of_squares_doc,
 
 static PyObject *capi_sum_of_squares(PyObject *Py_UNUSED(module), PyObject *arg) {
     int64_t n;
-    if (as_index("sum_of_squares", "n", arg, FFL_SUM_OF_SQUARES_MAX_N, PyExc_OverflowError, "", &n) < 0)
+    if (ffl_contract_as_index("sum_of_squares", "n", arg, FFL_SUM_OF_SQUARES_MAX_N, &n) < 0)
         return NULL;
     uint64_t hi = 0, lo = 0;
     int status;
     FFL_CALL_NOGIL_IF(n, status = ffl_sum_of_squares(n, &hi, &lo));
-    if (status != FFL_OK) return raise_status("sum_of_squares", status);
+    if (status != FFL_OK) return ffl_contract_raise_status("sum_of_squares", status);
     return pylong_from_u128(hi, lo);
 }
 
@@ -345,7 +168,7 @@ PyDoc_STRVAR(circle_area_doc,
 
 static PyObject *capi_circle_area(PyObject *Py_UNUSED(module), PyObject *arg) {
     double radius;
-    if (as_real("circle_area", "radius", arg, &radius) < 0) return NULL;
+    if (ffl_contract_as_real("circle_area", "radius", arg, &radius) < 0) return NULL;
     return PyFloat_FromDouble(ffl_circle_area(radius));
 }
 
@@ -382,14 +205,14 @@ static PyObject *capi_scale_array(PyObject *Py_UNUSED(module), PyObject *const *
     /* The conversion first: factor's __float__ may run Python code that makes arr read-only or
      * resizes it, and a check made before it would no longer hold (contract: order of checks). */
     double factor;
-    if (as_real("scale_array", "factor", argv[1], &factor) < 0) return NULL;
-    PyArrayObject *arr = check_array("scale_array", "arr", argv[0], 1, SHAPE_VECTOR);
+    if (ffl_contract_as_real("scale_array", "factor", argv[1], &factor) < 0) return NULL;
+    PyArrayObject *arr = ffl_contract_check_array("scale_array", "arr", argv[0], 1, FFL_CONTRACT_VECTOR);
     if (arr == NULL) return NULL;
     double *data = (double *)PyArray_DATA(arr);
     int64_t n = (int64_t)PyArray_DIM(arr, 0);
     int status;
     FFL_CALL_NOGIL_IF(n, status = ffl_scale_array(data, n, factor));
-    if (status != FFL_OK) return raise_status("scale_array", status);
+    if (status != FFL_OK) return ffl_contract_raise_status("scale_array", status);
     Py_RETURN_NONE;
 }
 
@@ -437,7 +260,7 @@ PyDoc_STRVAR(compute_distances_doc,
 "    The C core could not allocate the result.\n");
 
 static PyObject *capi_compute_distances(PyObject *Py_UNUSED(module), PyObject *arg) {
-    PyArrayObject *points = check_array("compute_distances", "points", arg, 0, SHAPE_POINTS);
+    PyArrayObject *points = ffl_contract_check_array("compute_distances", "points", arg, 0, FFL_CONTRACT_POINTS);
     if (points == NULL) return NULL;
     const double *data = (const double *)PyArray_DATA(points);
     npy_intp n = PyArray_DIM(points, 0);
@@ -498,13 +321,13 @@ PyDoc_STRVAR(primes_doc,
 
 static PyObject *capi_primes(PyObject *Py_UNUSED(module), PyObject *arg) {
     int64_t n;
-    if (as_index("primes", "n", arg, FFL_PRIMES_MAX_N, PyExc_OverflowError, "", &n) < 0) return NULL;
+    if (ffl_contract_as_index("primes", "n", arg, FFL_PRIMES_MAX_N, &n) < 0) return NULL;
     int64_t *found = NULL, count = 0;
     int status;
     FFL_CALL_NOGIL_IF(n, status = ffl_primes(n, &found, &count));
     if (status != FFL_OK) {
         ffl_free(found); /* NULL on failure per the core, freed anyway for safety */
-        return raise_status("primes", status);
+        return ffl_contract_raise_status("primes", status);
     }
     PyObject *result = PyList_New((Py_ssize_t)count);
     if (result == NULL) {
@@ -547,7 +370,7 @@ PyDoc_STRVAR(fast_sum_doc,
 "    ``a`` is not 1-D or not C-contiguous.\n");
 
 static PyObject *capi_fast_sum(PyObject *Py_UNUSED(module), PyObject *arg) {
-    PyArrayObject *a = check_array("fast_sum", "a", arg, 0, SHAPE_VECTOR);
+    PyArrayObject *a = ffl_contract_check_array("fast_sum", "a", arg, 0, FFL_CONTRACT_VECTOR);
     if (a == NULL) return NULL;
     const double *data = (const double *)PyArray_DATA(a);
     int64_t n = (int64_t)PyArray_DIM(a, 0);
@@ -583,11 +406,11 @@ static PyObject *capi_fast_dot(PyObject *Py_UNUSED(module), PyObject *const *arg
     static const char *const names[] = {"a", "b"};
     PyObject *argv[2];
     if (parse_args("fast_dot", names, 2, 2, args, nargs, kwnames, argv) < 0) return NULL;
-    PyArrayObject *a = check_array("fast_dot", "a", argv[0], 0, SHAPE_VECTOR);
+    PyArrayObject *a = ffl_contract_check_array("fast_dot", "a", argv[0], 0, FFL_CONTRACT_VECTOR);
     if (a == NULL) return NULL;
-    PyArrayObject *b = check_array("fast_dot", "b", argv[1], 0, SHAPE_VECTOR);
+    PyArrayObject *b = ffl_contract_check_array("fast_dot", "b", argv[1], 0, FFL_CONTRACT_VECTOR);
     if (b == NULL) return NULL;
-    if (check_same_length("fast_dot", a, b, "a and b") < 0) return NULL;
+    if (ffl_contract_check_same_length("fast_dot", a, b, "a and b") < 0) return NULL;
     const double *pa = (const double *)PyArray_DATA(a);
     const double *pb = (const double *)PyArray_DATA(b);
     int64_t n = (int64_t)PyArray_DIM(a, 0);
@@ -619,7 +442,7 @@ PyDoc_STRVAR(fast_norm_doc,
 "    ``a`` is not 1-D or not C-contiguous.\n");
 
 static PyObject *capi_fast_norm(PyObject *Py_UNUSED(module), PyObject *arg) {
-    PyArrayObject *a = check_array("fast_norm", "a", arg, 0, SHAPE_VECTOR);
+    PyArrayObject *a = ffl_contract_check_array("fast_norm", "a", arg, 0, FFL_CONTRACT_VECTOR);
     if (a == NULL) return NULL;
     const double *data = (const double *)PyArray_DATA(a);
     int64_t n = (int64_t)PyArray_DIM(a, 0);
@@ -663,9 +486,9 @@ static PyObject *capi_scale_and_shift(PyObject *Py_UNUSED(module), PyObject *con
     if (parse_args("scale_and_shift", names, 2, 3, args, nargs, kwnames, argv) < 0) return NULL;
     /* The conversions first (they may run Python code that changes a), then the array. */
     double scale, shift = 0.0;
-    if (as_real("scale_and_shift", "scale", argv[1], &scale) < 0) return NULL;
-    if (argv[2] != NULL && as_real("scale_and_shift", "shift", argv[2], &shift) < 0) return NULL;
-    PyArrayObject *a = check_array("scale_and_shift", "a", argv[0], 0, SHAPE_VECTOR);
+    if (ffl_contract_as_real("scale_and_shift", "scale", argv[1], &scale) < 0) return NULL;
+    if (argv[2] != NULL && ffl_contract_as_real("scale_and_shift", "shift", argv[2], &shift) < 0) return NULL;
+    PyArrayObject *a = ffl_contract_check_array("scale_and_shift", "a", argv[0], 0, FFL_CONTRACT_VECTOR);
     if (a == NULL) return NULL;
     npy_intp n = PyArray_DIM(a, 0);
     PyArrayObject *out = new_vector(n, NPY_DOUBLE);
@@ -676,7 +499,7 @@ static PyObject *capi_scale_and_shift(PyObject *Py_UNUSED(module), PyObject *con
     FFL_CALL_NOGIL_IF(n, status = ffl_scale_and_shift(in, dst, (int64_t)n, scale, shift));
     if (status != FFL_OK) {
         Py_DECREF(out);
-        return raise_status("scale_and_shift", status);
+        return ffl_contract_raise_status("scale_and_shift", status);
     }
     return (PyObject *)out;
 }
@@ -710,7 +533,7 @@ static PyObject *capi_haversine_distance(PyObject *Py_UNUSED(module), PyObject *
     if (parse_args("haversine_distance", names, 4, 4, args, nargs, kwnames, argv) < 0) return NULL;
     double v[4];
     for (int i = 0; i < 4; i++) {
-        if (as_real("haversine_distance", names[i], argv[i], &v[i]) < 0) return NULL;
+        if (ffl_contract_as_real("haversine_distance", names[i], argv[i], &v[i]) < 0) return NULL;
     }
     return PyFloat_FromDouble(ffl_haversine(v[0], v[1], v[2], v[3]));
 }
@@ -749,13 +572,13 @@ static PyObject *capi_haversine_many(PyObject *Py_UNUSED(module), PyObject *cons
     PyObject *argv[4];
     if (parse_args(f, names, 4, 4, args, nargs, kwnames, argv) < 0) return NULL;
     double lat, lon;
-    if (as_real(f, "lat", argv[0], &lat) < 0) return NULL;
-    if (as_real(f, "lon", argv[1], &lon) < 0) return NULL;
-    PyArrayObject *lats = check_array(f, "lats", argv[2], 0, SHAPE_VECTOR);
+    if (ffl_contract_as_real(f, "lat", argv[0], &lat) < 0) return NULL;
+    if (ffl_contract_as_real(f, "lon", argv[1], &lon) < 0) return NULL;
+    PyArrayObject *lats = ffl_contract_check_array(f, "lats", argv[2], 0, FFL_CONTRACT_VECTOR);
     if (lats == NULL) return NULL;
-    PyArrayObject *lons = check_array(f, "lons", argv[3], 0, SHAPE_VECTOR);
+    PyArrayObject *lons = ffl_contract_check_array(f, "lons", argv[3], 0, FFL_CONTRACT_VECTOR);
     if (lons == NULL) return NULL;
-    if (check_same_length(f, lats, lons, "lats and lons") < 0) return NULL;
+    if (ffl_contract_check_same_length(f, lats, lons, "lats and lons") < 0) return NULL;
     npy_intp n = PyArray_DIM(lats, 0);
     PyArrayObject *out = new_vector(n, NPY_DOUBLE);
     if (out == NULL) return NULL;
@@ -766,7 +589,7 @@ static PyObject *capi_haversine_many(PyObject *Py_UNUSED(module), PyObject *cons
     FFL_CALL_NOGIL_IF(n, status = ffl_haversine_many(lat, lon, pla, plo, (int64_t)n, dst));
     if (status != FFL_OK) {
         Py_DECREF(out);
-        return raise_status(f, status);
+        return ffl_contract_raise_status(f, status);
     }
     return (PyObject *)out;
 }
@@ -811,15 +634,15 @@ static PyObject *capi_find_nearest_k(PyObject *Py_UNUSED(module), PyObject *cons
     PyObject *argv[5];
     if (parse_args(f, names, 5, 5, args, nargs, kwnames, argv) < 0) return NULL;
     double lat, lon;
-    if (as_real(f, "lat", argv[0], &lat) < 0) return NULL;
-    if (as_real(f, "lon", argv[1], &lon) < 0) return NULL;
+    if (ffl_contract_as_real(f, "lat", argv[0], &lat) < 0) return NULL;
+    if (ffl_contract_as_real(f, "lon", argv[1], &lon) < 0) return NULL;
     /* k's __index__ may run Python code that changes the arrays: convert it before they are
      * checked, and check its range, which needs their length, after (contract.check_nearest). */
-    PyObject *k_int = to_index(f, "k", argv[4]);
+    PyObject *k_int = ffl_contract_to_index(f, "k", argv[4]);
     if (k_int == NULL) return NULL;
-    PyArrayObject *lats = check_array(f, "lats", argv[2], 0, SHAPE_VECTOR);
-    PyArrayObject *lons = lats != NULL ? check_array(f, "lons", argv[3], 0, SHAPE_VECTOR) : NULL;
-    if (lons == NULL || check_same_length(f, lats, lons, "lats and lons") < 0) {
+    PyArrayObject *lats = ffl_contract_check_array(f, "lats", argv[2], 0, FFL_CONTRACT_VECTOR);
+    PyArrayObject *lons = lats != NULL ? ffl_contract_check_array(f, "lons", argv[3], 0, FFL_CONTRACT_VECTOR) : NULL;
+    if (lons == NULL || ffl_contract_check_same_length(f, lats, lons, "lats and lons") < 0) {
         Py_DECREF(k_int);
         return NULL;
     }
@@ -827,7 +650,7 @@ static PyObject *capi_find_nearest_k(PyObject *Py_UNUSED(module), PyObject *cons
     int64_t k;
     /* contract.check_k: k has no maximum of its own, so any k > n (however large) is ValueError.
      * k_int is an exact int: converting it again runs no Python code. */
-    int k_status = as_index(f, "k", k_int, (long long)n, PyExc_ValueError, " (the number of points)", &k);
+    int k_status = ffl_contract_check_k(f, k_int, (int64_t)n, &k);
     Py_DECREF(k_int);
     if (k_status < 0) return NULL;
 
@@ -842,7 +665,7 @@ static PyObject *capi_find_nearest_k(PyObject *Py_UNUSED(module), PyObject *cons
     int status;
     FFL_CALL_NOGIL_IF(n, status = ffl_find_nearest_k(lat, lon, pla, plo, (int64_t)n, k, pidx, pdist));
     if (status != FFL_OK) {
-        raise_status(f, status);
+        ffl_contract_raise_status(f, status);
         goto done;
     }
     result = PyTuple_Pack(2, (PyObject *)idx, (PyObject *)dist); /* takes its own references */
@@ -866,7 +689,7 @@ typedef struct {
  * are unset) when __init__ was never run, and so does this type instead of crashing. */
 static ffl_accumulator *acc_state(AccumulatorObject *self) {
     if (self->acc == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "Accumulator: the object was not initialised (__init__ was not called)");
+        PyErr_SetString(PyExc_AttributeError, FFL_CONTRACT_MSG_UNINITIALISED);
     }
     return self->acc;
 }
@@ -876,7 +699,7 @@ static int Accumulator_init(AccumulatorObject *self, PyObject *args, PyObject *k
     PyObject *initial_obj = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:Accumulator", kwlist, &initial_obj)) return -1;
     double initial = 0.0;
-    if (initial_obj != NULL && as_real("Accumulator", "initial", initial_obj, &initial) < 0) return -1;
+    if (initial_obj != NULL && ffl_contract_as_real("Accumulator", "initial", initial_obj, &initial) < 0) return -1;
     ffl_accumulator *fresh = ffl_acc_new(initial);
     if (fresh == NULL) {
         PyErr_SetString(PyExc_MemoryError, "Accumulator: the C core could not allocate an accumulator");
@@ -917,9 +740,9 @@ static PyObject *Accumulator_add(AccumulatorObject *self, PyObject *arg) {
     ffl_accumulator *acc = acc_state(self);
     if (acc == NULL) return NULL;
     double value;
-    if (as_real("Accumulator.add", "value", arg, &value) < 0) return NULL;
+    if (ffl_contract_as_real("Accumulator.add", "value", arg, &value) < 0) return NULL;
     int status = ffl_acc_add(acc, value);
-    if (status != FFL_OK) return raise_status("Accumulator.add", status);
+    if (status != FFL_OK) return ffl_contract_raise_status("Accumulator.add", status);
     Py_RETURN_NONE;
 }
 

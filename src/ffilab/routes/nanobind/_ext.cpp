@@ -11,9 +11,10 @@
 //     (an in-place kernel would write into the copy and the caller's array would never change);
 //     with .noconvert() a non-contiguous array is a TypeError where the contract says ValueError,
 //     and every array argument is imported through DLPack or the buffer protocol on every call.
-// So every argument is taken as a plain nb::handle and checked here, in the reference's order,
-// raising exactly the reference's exception class.  Arrays are checked with NumPy's own flags
-// (its C API), which are the very flags contract.py reads.  Results go out the nanobind way: a
+// So every argument is taken as a plain nb::handle and checked, in the reference's order, by the
+// contract's one C implementation (csrc/ffilab_contract_py.h, shared with the capi and pybind11
+// routes), raising exactly the reference's exception class.  Arrays are checked with NumPy's own
+// flags (its C API), which are the very flags contract.py reads.  Results go out the nanobind way: a
 // buffer plus an owner capsule wrapped in nb::ndarray<nb::numpy>, never copied.  There is no
 // Python wrapper layer.
 
@@ -30,6 +31,7 @@
 #include <optional>
 #include <string>
 
+#include "ffilab_contract_py.h"
 #include "ffilab_core.h"
 #include "ffilab_tokenize_py.h"
 
@@ -37,202 +39,13 @@ namespace nb = nanobind;
 
 namespace {
 
-// Sets a Python exception of the given class and unwinds to nanobind's dispatcher, which
-// restores it unchanged.  nanobind's own exception types do not cover OverflowError.
-[[noreturn]] void throw_python(PyObject *type, const std::string &message) {
-    PyErr_SetString(type, message.c_str());
-    throw nb::python_error();
-}
-
-// Maps a status code of the C core onto the exception it stands for (see ffilab_core.h).  The
-// checks below run first, so a non-OK status means the core caught something they let through:
-// it is still reported, never ignored.
-void check_status(const char *func, int status) {
-    if (status == FFL_OK) {
-        return;
-    }
-    const std::string message = std::string(func) + ": the C core returned status " + std::to_string(status);
-    switch (status) {
-    case FFL_EINVAL:
-        throw_python(PyExc_ValueError, message);
-    case FFL_EOVERFLOW:
-        throw_python(PyExc_OverflowError, message);
-    case FFL_ENOMEM:
-        throw_python(PyExc_MemoryError, message);
-    default:
-        throw_python(PyExc_RuntimeError, message);
-    }
-}
-
-std::string short_type_name(nb::handle obj) {
-    // __name__ rather than tp_name, which carries the module ("numpy.float32"), as the
-    // reference's messages do.
-    return nb::str(obj.type().attr("__name__")).c_str();
-}
-
-std::string describe(nb::handle obj) {
-    if (PyArray_Check(obj.ptr())) {
-        return nb::str("{} array of shape {}").format(obj.attr("dtype"), obj.attr("shape")).c_str();
-    }
-    return short_type_name(obj);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Integers and reals.
-
-// An integer argument as a C long long, or the contract's exception.  overflow is -1 or +1 when
-// the Python int lies outside the range of long long: the range is checked on the Python int
-// itself, so 2**64 + 5 can never wrap around to 5.
-struct IndexValue {
-    long long value;
-    int overflow;
-};
-
-IndexValue to_index(const char *func, const char *name, nb::handle obj) {
-    // PyNumber_Index is operator.index: int, bool, NumPy integers and anything with __index__.
-    PyObject *index = PyNumber_Index(obj.ptr());
-    if (index == nullptr) {
-        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-            PyErr_Clear();
-            throw_python(PyExc_TypeError,
-                         std::string(func) + ": " + name + " must be an integer, got " + short_type_name(obj));
-        }
-        throw nb::python_error();  // anything else __index__ raised passes through, as in Python
-    }
-    nb::object owned = nb::steal(index);
-    IndexValue out{0, 0};
-    out.value = PyLong_AsLongLongAndOverflow(index, &out.overflow);
-    if (out.value == -1 && out.overflow == 0 && PyErr_Occurred()) {
-        throw nb::python_error();
-    }
-    return out;
-}
-
-std::string got(const IndexValue &v) {
-    // The value itself only when it is small: str() of a huge int can itself fail (Python's
-    // limit on int-to-decimal conversion), and the exception class must not depend on that.
-    if (v.overflow > 0) {
-        return "an integer above 2**63 - 1";
-    }
-    if (v.overflow < 0) {
-        return "an integer below -2**63";
-    }
-    return std::to_string(v.value);
-}
-
-int64_t as_index(const char *func, const char *name, nb::handle obj, int64_t minimum, int64_t maximum) {
-    const IndexValue v = to_index(func, name, obj);
-    if (v.overflow < 0 || (v.overflow == 0 && v.value < minimum)) {
-        throw_python(PyExc_ValueError,
-                     std::string(func) + ": " + name + " must be >= " + std::to_string(minimum) + ", got " + got(v));
-    }
-    if (v.overflow > 0 || v.value > maximum) {
-        throw_python(PyExc_OverflowError,
-                     std::string(func) + ": " + name + " must be <= " + std::to_string(maximum) + ", got " + got(v));
-    }
-    return static_cast<int64_t>(v.value);
-}
-
-// k of find_nearest_k, already converted (to_index, before the arrays are checked): below 0 and
-// above n are both ValueError (there is no OverflowError case, as in the reference's
-// contract.check_k).
-int64_t check_k(const char *func, const IndexValue &v, int64_t n) {
-    if (v.overflow < 0 || (v.overflow == 0 && v.value < 0)) {
-        throw_python(PyExc_ValueError, std::string(func) + ": k must be >= 0, got " + got(v));
-    }
-    if (v.overflow > 0 || v.value > n) {
-        throw_python(PyExc_ValueError, std::string(func) + ": k must be <= the number of points (" +
-                                           std::to_string(n) + "), got " + got(v));
-    }
-    return static_cast<int64_t>(v.value);
-}
-
-// A real argument with PyFloat_AsDouble's rules, but the contract's classes: nanobind's double
-// caster turns an int too large for a float into TypeError (the contract says OverflowError).
-double as_real(const char *func, const char *name, nb::handle obj) {
-    PyObject *o = obj.ptr();
-    if (PyFloat_CheckExact(o)) {
-        return PyFloat_AS_DOUBLE(o);
-    }
-    // The reference accepts exactly the types with __float__ or __index__ and never calls
-    // anything on the others (str, bytes, None, complex), so decide on the type's slots first.
-    PyNumberMethods *num = Py_TYPE(o)->tp_as_number;
-    if (num == nullptr || (num->nb_float == nullptr && num->nb_index == nullptr)) {
-        throw_python(PyExc_TypeError,
-                     std::string(func) + ": " + name + " must be a real number, got " + short_type_name(obj));
-    }
-    const double value = PyFloat_AsDouble(o);
-    if (value == -1.0 && PyErr_Occurred()) {
-        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
-            PyErr_Clear();
-            throw_python(PyExc_OverflowError,
-                         std::string(func) + ": " + name + " is too large to convert to float");
-        }
-        throw nb::python_error();  // what __float__ / __index__ raised, as in Python
-    }
-    return value;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Arrays in.
-
-// The checks common to every array argument, in the reference's order (type, dtype,
-// contiguity, alignment, writability).  Returns the caller's array itself, never a copy; it
-// stays referenced by the caller's argument tuple for the whole call, so its data cannot be
-// freed while the GIL is released.
-PyArrayObject *check_float64(const char *func, const char *name, nb::handle obj, bool writable) {
-    const char *what = writable ? " must be a writable C-contiguous float64 array, got "
-                                : " must be a C-contiguous float64 array, got ";
-    // PyArray_Check is isinstance(obj, numpy.ndarray), subclasses (masked arrays) included.
-    if (!PyArray_Check(obj.ptr())) {
-        throw_python(PyExc_TypeError, std::string(func) + ": " + name + what + describe(obj));
-    }
-    auto *arr = reinterpret_cast<PyArrayObject *>(obj.ptr());
-    // Native-endian float64 only: '>f8' has type NPY_DOUBLE too, but is byte-swapped.
-    if (PyArray_TYPE(arr) != NPY_DOUBLE || !PyArray_ISNOTSWAPPED(arr)) {
-        throw_python(PyExc_TypeError, std::string(func) + ": " + name + what + describe(obj));
-    }
-    if (!PyArray_IS_C_CONTIGUOUS(arr)) {
-        throw_python(PyExc_ValueError, std::string(func) + ": " + name + what + "a non-contiguous array");
-    }
-    if (!PyArray_ISALIGNED(arr)) {
-        // A float64 view at an odd byte offset: reading it through double* is undefined
-        // behaviour in C (and vectorised loops may fault on it), so the contract rejects it.
-        throw_python(PyExc_ValueError, std::string(func) + ": " + name + what + "a misaligned array");
-    }
-    if (writable && !PyArray_ISWRITEABLE(arr)) {
-        throw_python(PyExc_ValueError, std::string(func) + ": " + name + what + "a read-only array");
-    }
-    return arr;
-}
-
-PyArrayObject *check_array(const char *func, const char *name, nb::handle obj, bool writable = false) {
-    PyArrayObject *arr = check_float64(func, name, obj, writable);
-    if (PyArray_NDIM(arr) != 1) {
-        throw_python(PyExc_ValueError, std::string(func) + ": " + name + " must be 1-D, got " + describe(obj));
-    }
-    return arr;
-}
-
-PyArrayObject *check_points(const char *func, const char *name, nb::handle obj) {
-    PyArrayObject *arr = check_float64(func, name, obj, false);
-    if (PyArray_NDIM(arr) != 2 || PyArray_DIM(arr, 1) != 2) {
-        throw_python(PyExc_ValueError,
-                     std::string(func) + ": " + name + " must have shape (n, 2), got " + describe(obj));
-    }
-    return arr;
-}
-
-void check_same_length(const char *func, PyArrayObject *a, PyArrayObject *b, const char *names) {
-    if (PyArray_DIM(a, 0) != PyArray_DIM(b, 0)) {
-        throw_python(PyExc_ValueError, std::string(func) + ": " + names + " must have the same length, got " +
-                                           std::to_string(PyArray_DIM(a, 0)) + " and " +
-                                           std::to_string(PyArray_DIM(b, 0)));
-    }
-}
-
-const double *data_of(PyArrayObject *arr) { return static_cast<const double *>(PyArray_DATA(arr)); }
-int64_t length_of(PyArrayObject *arr) { return static_cast<int64_t>(PyArray_DIM(arr, 0)); }
+// The contract's checks (csrc/ffilab_contract_py.h, shared with the capi and pybind11 routes) in
+// nanobind's idiom: a failed check has set the Python exception, and nb::python_error carries
+// it to nanobind's dispatcher, which restores it unchanged.  Arrays are checked with NumPy's own
+// flags (its C API), which are the very flags contract.py reads.
+using contract = ffl_contract::Checks<nb::python_error>;
+using ffl_contract::data_of;
+using ffl_contract::length_of;
 
 // ---------------------------------------------------------------------------------------------
 // Arrays out.
@@ -256,7 +69,8 @@ std::unique_ptr<T, StdFree> allocate(const char *func, int64_t n) {
     const auto count = static_cast<size_t>(n > 0 ? n : 1);
     T *raw = count <= SIZE_MAX / sizeof(T) ? static_cast<T *>(std::malloc(count * sizeof(T))) : nullptr;
     if (raw == nullptr) {
-        throw_python(PyExc_MemoryError, std::string(func) + ": could not allocate the result");
+        PyErr_Format(PyExc_MemoryError, "%s: could not allocate the result", func);
+        throw nb::python_error();
     }
     return std::unique_ptr<T, StdFree>(raw);
 }
@@ -299,7 +113,7 @@ private:
 // Accumulator) keep it.
 
 nb::object sum_of_squares(nb::handle n_obj) {
-    const int64_t n = as_index("sum_of_squares", "n", n_obj, 0, FFL_SUM_OF_SQUARES_MAX_N);
+    const int64_t n = contract::as_index("sum_of_squares", "n", n_obj.ptr(), FFL_SUM_OF_SQUARES_MAX_N);
     uint64_t hi = 0;
     uint64_t lo = 0;
     int status;
@@ -307,7 +121,7 @@ nb::object sum_of_squares(nb::handle n_obj) {
         ReleaseGilIf release(n);
         status = ffl_sum_of_squares(n, &hi, &lo);
     }
-    check_status("sum_of_squares", status);
+    contract::check_status("sum_of_squares", status);
     if (hi == 0) {
         return nb::int_(lo);
     }
@@ -315,13 +129,13 @@ nb::object sum_of_squares(nb::handle n_obj) {
     return (nb::int_(hi) << nb::int_(64)) | nb::int_(lo);
 }
 
-double circle_area(nb::handle radius) { return ffl_circle_area(as_real("circle_area", "radius", radius)); }
+double circle_area(nb::handle radius) { return ffl_circle_area(contract::as_real("circle_area", "radius", radius.ptr())); }
 
 void scale_array(nb::handle arr_obj, nb::handle factor_obj) {
     // The conversion first: factor's __float__ may run Python code that makes arr read-only or
     // resizes it, and a check made before it would no longer hold (contract: order of checks).
-    const double factor = as_real("scale_array", "factor", factor_obj);
-    PyArrayObject *arr = check_array("scale_array", "arr", arr_obj, /*writable=*/true);
+    const double factor = contract::as_real("scale_array", "factor", factor_obj.ptr());
+    PyArrayObject *arr = contract::check_array("scale_array", "arr", arr_obj.ptr(), /*writable=*/true);
     // The caller's own buffer: checked writable and C-contiguous above, so the write lands there.
     auto *data = static_cast<double *>(PyArray_DATA(arr));
     const int64_t n = length_of(arr);
@@ -330,11 +144,11 @@ void scale_array(nb::handle arr_obj, nb::handle factor_obj) {
         ReleaseGilIf release(n);
         status = ffl_scale_array(data, n, factor);
     }
-    check_status("scale_array", status);
+    contract::check_status("scale_array", status);
 }
 
 Vector<double> compute_distances(nb::handle points_obj) {
-    PyArrayObject *points = check_points("compute_distances", "points", points_obj);
+    PyArrayObject *points = contract::check_points("compute_distances", "points", points_obj.ptr());
     const int64_t n = length_of(points);
     double *raw;
     {
@@ -342,7 +156,7 @@ Vector<double> compute_distances(nb::handle points_obj) {
         raw = ffl_compute_distances(data_of(points), n);
     }
     if (raw == nullptr) {
-        throw_python(PyExc_MemoryError, "compute_distances: the C core could not allocate the result");
+        contract::fail(PyExc_MemoryError, "compute_distances: the C core could not allocate the result");
     }
     // The core's malloc'ed buffer becomes the array's memory, freed by the core's ffl_free.
     std::unique_ptr<double, CoreFree> owned(raw);
@@ -350,7 +164,7 @@ Vector<double> compute_distances(nb::handle points_obj) {
 }
 
 nb::list primes(nb::handle n_obj) {
-    const int64_t n = as_index("primes", "n", n_obj, 0, FFL_PRIMES_MAX_N);
+    const int64_t n = contract::as_index("primes", "n", n_obj.ptr(), FFL_PRIMES_MAX_N);
     int64_t *raw = nullptr;
     int64_t count = 0;
     int status;
@@ -359,7 +173,7 @@ nb::list primes(nb::handle n_obj) {
         status = ffl_primes(n, &raw, &count);
     }
     std::unique_ptr<int64_t, CoreFree> owned(raw);  // freed on every path, errors included
-    check_status("primes", status);
+    contract::check_status("primes", status);
     nb::list out = nb::steal<nb::list>(PyList_New(static_cast<Py_ssize_t>(count)));
     if (!out.is_valid()) {
         throw nb::python_error();
@@ -375,30 +189,30 @@ nb::list primes(nb::handle n_obj) {
 }
 
 double fast_sum(nb::handle a_obj) {
-    PyArrayObject *a = check_array("fast_sum", "a", a_obj);
+    PyArrayObject *a = contract::check_array("fast_sum", "a", a_obj.ptr());
     ReleaseGilIf release(length_of(a));
     return ffl_fast_sum(data_of(a), length_of(a));
 }
 
 double fast_dot(nb::handle a_obj, nb::handle b_obj) {
-    PyArrayObject *a = check_array("fast_dot", "a", a_obj);
-    PyArrayObject *b = check_array("fast_dot", "b", b_obj);
-    check_same_length("fast_dot", a, b, "a and b");
+    PyArrayObject *a = contract::check_array("fast_dot", "a", a_obj.ptr());
+    PyArrayObject *b = contract::check_array("fast_dot", "b", b_obj.ptr());
+    contract::check_same_length("fast_dot", a, b, "a and b");
     ReleaseGilIf release(length_of(a));
     return ffl_fast_dot(data_of(a), data_of(b), length_of(a));
 }
 
 double fast_norm(nb::handle a_obj) {
-    PyArrayObject *a = check_array("fast_norm", "a", a_obj);
+    PyArrayObject *a = contract::check_array("fast_norm", "a", a_obj.ptr());
     ReleaseGilIf release(length_of(a));
     return ffl_fast_norm(data_of(a), length_of(a));
 }
 
 Vector<double> scale_and_shift(nb::handle a_obj, nb::handle scale_obj, nb::handle shift_obj) {
     // The conversions first (they may run Python code that changes a), then the array.
-    const double scale = as_real("scale_and_shift", "scale", scale_obj);
-    const double shift = as_real("scale_and_shift", "shift", shift_obj);
-    PyArrayObject *a = check_array("scale_and_shift", "a", a_obj);
+    const double scale = contract::as_real("scale_and_shift", "scale", scale_obj.ptr());
+    const double shift = contract::as_real("scale_and_shift", "shift", shift_obj.ptr());
+    PyArrayObject *a = contract::check_array("scale_and_shift", "a", a_obj.ptr());
     const int64_t n = length_of(a);
     auto out = allocate<double>("scale_and_shift", n);
     int status;
@@ -406,27 +220,27 @@ Vector<double> scale_and_shift(nb::handle a_obj, nb::handle scale_obj, nb::handl
         ReleaseGilIf release(n);
         status = ffl_scale_and_shift(data_of(a), out.get(), n, scale, shift);
     }
-    check_status("scale_and_shift", status);
+    contract::check_status("scale_and_shift", status);
     return hand_to_numpy(out, n);
 }
 
 double haversine_distance(nb::handle lat1, nb::handle lon1, nb::handle lat2, nb::handle lon2) {
     const char *f = "haversine_distance";
     // Separate statements: the reference converts left to right, so the first bad argument wins.
-    const double a = as_real(f, "lat1", lat1);
-    const double b = as_real(f, "lon1", lon1);
-    const double c = as_real(f, "lat2", lat2);
-    const double d = as_real(f, "lon2", lon2);
+    const double a = contract::as_real(f, "lat1", lat1.ptr());
+    const double b = contract::as_real(f, "lon1", lon1.ptr());
+    const double c = contract::as_real(f, "lat2", lat2.ptr());
+    const double d = contract::as_real(f, "lon2", lon2.ptr());
     return ffl_haversine(a, b, c, d);
 }
 
 Vector<double> haversine_many(nb::handle lat_obj, nb::handle lon_obj, nb::handle lats_obj, nb::handle lons_obj) {
     const char *f = "haversine_many";
-    const double lat = as_real(f, "lat", lat_obj);
-    const double lon = as_real(f, "lon", lon_obj);
-    PyArrayObject *lats = check_array(f, "lats", lats_obj);
-    PyArrayObject *lons = check_array(f, "lons", lons_obj);
-    check_same_length(f, lats, lons, "lats and lons");
+    const double lat = contract::as_real(f, "lat", lat_obj.ptr());
+    const double lon = contract::as_real(f, "lon", lon_obj.ptr());
+    PyArrayObject *lats = contract::check_array(f, "lats", lats_obj.ptr());
+    PyArrayObject *lons = contract::check_array(f, "lons", lons_obj.ptr());
+    contract::check_same_length(f, lats, lons, "lats and lons");
     const int64_t n = length_of(lats);
     auto out = allocate<double>(f, n);
     int status;
@@ -434,23 +248,23 @@ Vector<double> haversine_many(nb::handle lat_obj, nb::handle lon_obj, nb::handle
         ReleaseGilIf release(n);
         status = ffl_haversine_many(lat, lon, data_of(lats), data_of(lons), n, out.get());
     }
-    check_status(f, status);
+    contract::check_status(f, status);
     return hand_to_numpy(out, n);
 }
 
 nb::tuple find_nearest_k(nb::handle lat_obj, nb::handle lon_obj, nb::handle lats_obj, nb::handle lons_obj,
                          nb::handle k_obj) {
     const char *f = "find_nearest_k";
-    const double lat = as_real(f, "lat", lat_obj);
-    const double lon = as_real(f, "lon", lon_obj);
+    const double lat = contract::as_real(f, "lat", lat_obj.ptr());
+    const double lon = contract::as_real(f, "lon", lon_obj.ptr());
     // k's __index__ may run Python code that changes the arrays: convert it before they are
     // checked, and check its range, which needs their length, after (contract.check_nearest).
-    const IndexValue k_value = to_index(f, "k", k_obj);
-    PyArrayObject *lats = check_array(f, "lats", lats_obj);
-    PyArrayObject *lons = check_array(f, "lons", lons_obj);
-    check_same_length(f, lats, lons, "lats and lons");
+    const ffl_contract::Ref k_int = contract::to_index(f, "k", k_obj.ptr());
+    PyArrayObject *lats = contract::check_array(f, "lats", lats_obj.ptr());
+    PyArrayObject *lons = contract::check_array(f, "lons", lons_obj.ptr());
+    contract::check_same_length(f, lats, lons, "lats and lons");
     const int64_t n = length_of(lats);
-    const int64_t k = check_k(f, k_value, n);
+    const int64_t k = contract::check_k(f, k_int, n);
     auto idx = allocate<int64_t>(f, k);
     auto dist = allocate<double>(f, k);
     int status;
@@ -458,7 +272,7 @@ nb::tuple find_nearest_k(nb::handle lat_obj, nb::handle lon_obj, nb::handle lats
         ReleaseGilIf release(n);
         status = ffl_find_nearest_k(lat, lon, data_of(lats), data_of(lons), n, k, idx.get(), dist.get());
     }
-    check_status(f, status);
+    contract::check_status(f, status);
     // Both arrays are built before the tuple, so an exception in between frees what remains.
     Vector<int64_t> indices = hand_to_numpy(idx, k);
     Vector<double> distances = hand_to_numpy(dist, k);
@@ -498,7 +312,7 @@ public:
     Accumulator(const Accumulator &) = delete;
     Accumulator &operator=(const Accumulator &) = delete;
 
-    void add(double value) { check_status("Accumulator.add", ffl_acc_add(acc_, value)); }
+    void add(double value) { contract::check_status("Accumulator.add", ffl_acc_add(acc_, value)); }
     double mean() const { return ffl_acc_mean(acc_); }
     int64_t count() const { return ffl_acc_count(acc_); }
     double total() const { return ffl_acc_total(acc_); }
@@ -513,12 +327,12 @@ private:
 // and a RuntimeWarning, where the reference's unset slots raise AttributeError.
 Accumulator &accumulator_of(nb::handle self) {
     if (!nb::isinstance<Accumulator>(self)) {
-        throw_python(PyExc_TypeError, "Accumulator: a method was called on a " + short_type_name(self) +
-                                          ", not an Accumulator");
+        PyErr_Format(PyExc_TypeError, "Accumulator: a method was called on a %s, not an Accumulator",
+                     ffl_contract_type_name(self.ptr()));
+        throw nb::python_error();
     }
     if (!nb::inst_ready(self)) {
-        throw_python(PyExc_AttributeError,
-                     "Accumulator: the object was never initialised (__init__ was not called)");
+        contract::fail(PyExc_AttributeError, FFL_CONTRACT_MSG_UNINITIALISED);
     }
     return *nb::inst_ptr<Accumulator>(self);
 }
@@ -921,7 +735,7 @@ NB_MODULE(_ext, m) {
         .def(
             "__init__",
             [](Accumulator *self, nb::handle initial) {
-                new (self) Accumulator(as_real("Accumulator", "initial", initial));
+                new (self) Accumulator(contract::as_real("Accumulator", "initial", initial.ptr()));
             },
             nb::arg("initial").none() = 0.0,
             nb::sig("def __init__(self, initial: " FFL_REAL " = 0.0) -> None"), kAccumulatorInitDoc)
@@ -929,7 +743,7 @@ NB_MODULE(_ext, m) {
             "add",
             [](nb::handle self, nb::handle value) {
                 Accumulator &acc = accumulator_of(self);
-                acc.add(as_real("Accumulator.add", "value", value));
+                acc.add(contract::as_real("Accumulator.add", "value", value.ptr()));
             },
             nb::sig("def add(self, value: " FFL_REAL ", /) -> None"), kAddDoc)
         .def(

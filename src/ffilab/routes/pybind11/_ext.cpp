@@ -11,13 +11,13 @@
 //     temporary copy, so an in-place kernel would write into the copy and the caller's array
 //     would never change; with .noconvert() the wrong classes come out (TypeError where the
 //     contract says ValueError for a non-contiguous array).
-// So every argument is taken as a plain py::handle and checked here, in the reference's order,
-// raising exactly the reference's exception class.  There is no Python wrapper layer.
+// So every argument is taken as a plain py::handle and checked, in the reference's order, by the
+// contract's one C implementation (csrc/ffilab_contract_py.h, shared with the capi and nanobind
+// routes), raising exactly the reference's exception class.  There is no Python wrapper layer.
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 
+#include "ffilab_contract_py.h"
 #include "ffilab_core.h"
 #include "ffilab_tokenize_py.h"
 
@@ -38,8 +39,8 @@ namespace {
 constexpr int64_t kReleaseGilMinWork = FFL_RELEASE_GIL_MIN_WORK;
 
 // Holds py::gil_scoped_release only when the work is long enough to repay it.  Every array the
-// released code reads stays referenced by a py::array in the caller's frame, so nothing it
-// points into can be freed while the GIL is down.
+// released code reads stays referenced by the caller's arguments, so nothing it points into can
+// be freed while the GIL is down.
 class ReleaseGilIf {
 public:
     explicit ReleaseGilIf(bool release) {
@@ -52,205 +53,24 @@ private:
     std::optional<py::gil_scoped_release> release_;
 };
 
-// Sets a Python exception of the given class and unwinds to pybind11, which re-raises it
-// unchanged; pybind11's own exception types do not cover OverflowError and MemoryError alike.
-[[noreturn]] void throw_python(PyObject *type, const std::string &message) {
-    PyErr_SetString(type, message.c_str());
-    throw py::error_already_set();
-}
+// The contract's checks (csrc/ffilab_contract_py.h, shared with the capi and nanobind routes) in
+// pybind11's idiom: a failed check has set the Python exception, and py::error_already_set carries
+// it to pybind11's dispatcher, which re-raises it unchanged.  Arrays are checked on their C struct
+// with NumPy's C API, as contract.py reads them (pybind11's py::array_t caster converts instead).
+using contract = ffl_contract::Checks<py::error_already_set>;
+using ffl_contract::data_of;
+using ffl_contract::length_of;
 
 // Frees memory the C core allocated, for std::unique_ptr: every exit path releases it.
 struct CoreFree {
     void operator()(void *p) const noexcept { ffl_free(p); }
 };
 
-// Maps a status code of the C core onto the exception it stands for (see ffilab_core.h).  The
-// checks below run first, so a non-OK status means the core caught something they let through:
-// it is still reported, never ignored.
-void check_status(const char *func, int status) {
-    if (status == FFL_OK) {
-        return;
-    }
-    const std::string message = std::string(func) + ": the C core returned status " + std::to_string(status);
-    switch (status) {
-    case FFL_EINVAL:
-        throw_python(PyExc_ValueError, message);
-    case FFL_EOVERFLOW:
-        throw_python(PyExc_OverflowError, message);
-    case FFL_ENOMEM:
-        throw_python(PyExc_MemoryError, message);
-    default:
-        throw_python(PyExc_RuntimeError, message);
-    }
-}
-
-std::string type_name(py::handle obj) {
-    // __name__ rather than tp_name, which carries the module ("numpy.float32"), as the
-    // reference's messages do.
-    return py::str(py::type::handle_of(obj).attr("__name__"));
-}
-
-std::string describe(py::handle obj) {
-    if (py::isinstance<py::array>(obj)) {
-        auto arr = py::reinterpret_borrow<py::array>(obj);
-        return py::str("{} array of shape {}").format(arr.dtype(), arr.attr("shape"));
-    }
-    return type_name(obj);
-}
-
-// An integer argument as the C core's int64_t, or the contract's exception.  overflow is -1 or +1
-// when the Python int lies outside the range of long long: the range is checked on the Python int
-// itself, so 2**64 + 5 can never wrap around to 5.
-struct IndexValue {
-    long long value;
-    int overflow;
-};
-
-IndexValue to_index(const char *func, const char *name, py::handle obj) {
-    // PyNumber_Index is operator.index: int, bool, NumPy integers and anything with __index__.
-    PyObject *index = PyNumber_Index(obj.ptr());
-    if (index == nullptr) {
-        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
-            PyErr_Clear();
-            throw_python(PyExc_TypeError,
-                         std::string(func) + ": " + name + " must be an integer, got " + type_name(obj));
-        }
-        throw py::error_already_set();  // anything else __index__ raised passes through, as in Python
-    }
-    auto owned = py::reinterpret_steal<py::object>(index);
-    IndexValue out{0, 0};
-    out.value = PyLong_AsLongLongAndOverflow(index, &out.overflow);
-    if (out.value == -1 && out.overflow == 0 && PyErr_Occurred()) {
-        throw py::error_already_set();
-    }
-    return out;
-}
-
-std::string got(const IndexValue &v) {
-    // The value itself only when it is small: str() of a huge int can itself fail (Python's
-    // limit on int-to-decimal conversion), and the exception class must not depend on that.
-    if (v.overflow > 0) {
-        return "an integer above 2**63 - 1";
-    }
-    if (v.overflow < 0) {
-        return "an integer below -2**63";
-    }
-    return std::to_string(v.value);
-}
-
-int64_t as_index(const char *func, const char *name, py::handle obj, int64_t minimum, int64_t maximum) {
-    const IndexValue v = to_index(func, name, obj);
-    if (v.overflow < 0 || (v.overflow == 0 && v.value < minimum)) {
-        throw_python(PyExc_ValueError,
-                     std::string(func) + ": " + name + " must be >= " + std::to_string(minimum) + ", got " + got(v));
-    }
-    if (v.overflow > 0 || v.value > maximum) {
-        throw_python(PyExc_OverflowError,
-                     std::string(func) + ": " + name + " must be <= " + std::to_string(maximum) + ", got " + got(v));
-    }
-    return static_cast<int64_t>(v.value);
-}
-
-// k of find_nearest_k, already converted (to_index, before the arrays are checked): below 0 and
-// above n are both ValueError (there is no OverflowError case, as in the reference's
-// contract.check_k).
-int64_t check_k(const char *func, const IndexValue &v, int64_t n) {
-    if (v.overflow < 0 || (v.overflow == 0 && v.value < 0)) {
-        throw_python(PyExc_ValueError, std::string(func) + ": k must be >= 0, got " + got(v));
-    }
-    if (v.overflow > 0 || v.value > n) {
-        throw_python(PyExc_ValueError, std::string(func) + ": k must be <= the number of points (" +
-                                           std::to_string(n) + "), got " + got(v));
-    }
-    return static_cast<int64_t>(v.value);
-}
-
-// A real argument with PyFloat_AsDouble's rules, but the contract's classes: pybind11's double
-// caster turns an int too large for a float into TypeError (the contract says OverflowError).
-double as_real(const char *func, const char *name, py::handle obj) {
-    PyObject *o = obj.ptr();
-    if (PyFloat_CheckExact(o)) {
-        return PyFloat_AS_DOUBLE(o);
-    }
-    // The reference accepts exactly the types with __float__ or __index__ and never calls
-    // anything on the others (str, bytes, None, complex), so decide on the type's slots first.
-    PyNumberMethods *nb = Py_TYPE(o)->tp_as_number;
-    if (nb == nullptr || (nb->nb_float == nullptr && nb->nb_index == nullptr)) {
-        throw_python(PyExc_TypeError,
-                     std::string(func) + ": " + name + " must be a real number, got " + type_name(obj));
-    }
-    const double value = PyFloat_AsDouble(o);
-    if (value == -1.0 && PyErr_Occurred()) {
-        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
-            PyErr_Clear();
-            throw_python(PyExc_OverflowError,
-                         std::string(func) + ": " + name + " is too large to convert to float");
-        }
-        throw py::error_already_set();  // what __float__ / __index__ raised, as in Python
-    }
-    return value;
-}
-
-// NumPy's NPY_ARRAY_ALIGNED flag (ndarraytypes.h; part of NumPy's stable ABI), which pybind11's
-// public py::array API does not name.
-constexpr int kNpyArrayAligned = 0x0100;
-
-// The checks common to every array argument, in the reference's order (type, dtype,
-// contiguity, alignment, writability).  Returns the caller's array itself, never a copy.
-py::array check_float64(const char *func, const char *name, py::handle obj, bool writable) {
-    const char *what = writable ? " must be a writable C-contiguous float64 array, got "
-                                : " must be a C-contiguous float64 array, got ";
-    // isinstance<array_t<double>> is PyArray_Check (subclasses included) plus PyArray_EquivTypes
-    // against native float64: float32, int64, complex, object, bool and '>f8' all fail it.
-    if (!py::isinstance<py::array_t<double>>(obj)) {
-        throw_python(PyExc_TypeError, std::string(func) + ": " + name + what + describe(obj));
-    }
-    auto arr = py::reinterpret_borrow<py::array>(obj);
-    if (!(arr.flags() & py::array::c_style)) {
-        throw_python(PyExc_ValueError, std::string(func) + ": " + name + what + "a non-contiguous array");
-    }
-    if (!(arr.flags() & kNpyArrayAligned)) {
-        // A float64 view at an odd byte offset: reading it through double* is undefined
-        // behaviour in C (and vectorised loops may fault on it), so the contract rejects it.
-        throw_python(PyExc_ValueError, std::string(func) + ": " + name + what + "a misaligned array");
-    }
-    if (writable && !arr.writeable()) {
-        throw_python(PyExc_ValueError, std::string(func) + ": " + name + what + "a read-only array");
-    }
-    return arr;
-}
-
-py::array check_array(const char *func, const char *name, py::handle obj, bool writable = false) {
-    py::array arr = check_float64(func, name, obj, writable);
-    if (arr.ndim() != 1) {
-        throw_python(PyExc_ValueError, std::string(func) + ": " + name + " must be 1-D, got " + describe(obj));
-    }
-    return arr;
-}
-
-py::array check_points(const char *func, const char *name, py::handle obj) {
-    py::array arr = check_float64(func, name, obj, false);
-    if (arr.ndim() != 2 || arr.shape(1) != 2) {
-        throw_python(PyExc_ValueError,
-                     std::string(func) + ": " + name + " must have shape (n, 2), got " + describe(obj));
-    }
-    return arr;
-}
-
-void check_same_length(const char *func, const py::array &a, const py::array &b, const char *names) {
-    if (a.shape(0) != b.shape(0)) {
-        throw_python(PyExc_ValueError, std::string(func) + ": " + names + " must have the same length, got " +
-                                           std::to_string(a.shape(0)) + " and " + std::to_string(b.shape(0)));
-    }
-}
-
-const double *data_of(const py::array &arr) { return static_cast<const double *>(arr.data()); }
-
 // ---------------------------------------------------------------------------------------------
 // The kernels.
 
 py::object sum_of_squares(py::handle n_obj) {
-    const int64_t n = as_index("sum_of_squares", "n", n_obj, 0, FFL_SUM_OF_SQUARES_MAX_N);
+    const int64_t n = contract::as_index("sum_of_squares", "n", n_obj.ptr(), FFL_SUM_OF_SQUARES_MAX_N);
     uint64_t hi = 0;
     uint64_t lo = 0;
     int status;
@@ -258,7 +78,7 @@ py::object sum_of_squares(py::handle n_obj) {
         ReleaseGilIf release(n >= kReleaseGilMinWork);
         status = ffl_sum_of_squares(n, &hi, &lo);
     }
-    check_status("sum_of_squares", status);
+    contract::check_status("sum_of_squares", status);
     if (hi == 0) {
         return py::int_(lo);
     }
@@ -266,34 +86,34 @@ py::object sum_of_squares(py::handle n_obj) {
     return (py::int_(hi) << py::int_(64)) | py::int_(lo);
 }
 
-double circle_area(py::handle radius) { return ffl_circle_area(as_real("circle_area", "radius", radius)); }
+double circle_area(py::handle radius) { return ffl_circle_area(contract::as_real("circle_area", "radius", radius.ptr())); }
 
 void scale_array(py::handle arr_obj, py::handle factor_obj) {
     // The conversion first: factor's __float__ may run Python code that makes arr read-only or
     // resizes it, and a check made before it would no longer hold (contract: order of checks).
-    const double factor = as_real("scale_array", "factor", factor_obj);
-    py::array arr = check_array("scale_array", "arr", arr_obj, /*writable=*/true);
+    const double factor = contract::as_real("scale_array", "factor", factor_obj.ptr());
+    PyArrayObject *arr = contract::check_array("scale_array", "arr", arr_obj.ptr(), /*writable=*/true);
     // The caller's own buffer: checked writable and C-contiguous above, so the write lands there.
-    auto *data = static_cast<double *>(arr.mutable_data());
-    const int64_t n = arr.shape(0);
+    auto *data = static_cast<double *>(PyArray_DATA(arr));
+    const int64_t n = length_of(arr);
     int status;
     {
         ReleaseGilIf release(n >= kReleaseGilMinWork);
         status = ffl_scale_array(data, n, factor);
     }
-    check_status("scale_array", status);
+    contract::check_status("scale_array", status);
 }
 
 py::array_t<double> compute_distances(py::handle points_obj) {
-    py::array points = check_points("compute_distances", "points", points_obj);
-    const int64_t n = points.shape(0);
+    PyArrayObject *points = contract::check_points("compute_distances", "points", points_obj.ptr());
+    const int64_t n = length_of(points);
     double *raw;
     {
         ReleaseGilIf release(n >= kReleaseGilMinWork);
         raw = ffl_compute_distances(data_of(points), n);
     }
     if (raw == nullptr) {
-        throw_python(PyExc_MemoryError, "compute_distances: the C core could not allocate the result");
+        contract::fail(PyExc_MemoryError, "compute_distances: the C core could not allocate the result");
     }
     // The core's malloc'ed buffer becomes the array's memory without a copy.  Until the capsule
     // owns it, unique_ptr frees it if anything throws; afterwards the capsule's destructor
@@ -306,7 +126,7 @@ py::array_t<double> compute_distances(py::handle points_obj) {
 }
 
 py::list primes(py::handle n_obj) {
-    const int64_t n = as_index("primes", "n", n_obj, 0, FFL_PRIMES_MAX_N);
+    const int64_t n = contract::as_index("primes", "n", n_obj.ptr(), FFL_PRIMES_MAX_N);
     int64_t *raw = nullptr;
     int64_t count = 0;
     int status;
@@ -315,7 +135,7 @@ py::list primes(py::handle n_obj) {
         status = ffl_primes(n, &raw, &count);
     }
     std::unique_ptr<int64_t, CoreFree> owned(raw);  // freed on every path, errors included
-    check_status("primes", status);
+    contract::check_status("primes", status);
     py::list out(static_cast<size_t>(count));
     for (int64_t i = 0; i < count; i++) {
         // SET_ITEM steals the new reference; a failure leaves NULL slots, which list dealloc skips.
@@ -325,34 +145,34 @@ py::list primes(py::handle n_obj) {
 }
 
 double fast_sum(py::handle a_obj) {
-    py::array a = check_array("fast_sum", "a", a_obj);
-    const int64_t n = a.shape(0);
+    PyArrayObject *a = contract::check_array("fast_sum", "a", a_obj.ptr());
+    const int64_t n = length_of(a);
     ReleaseGilIf release(n >= kReleaseGilMinWork);
     return ffl_fast_sum(data_of(a), n);
 }
 
 double fast_dot(py::handle a_obj, py::handle b_obj) {
-    py::array a = check_array("fast_dot", "a", a_obj);
-    py::array b = check_array("fast_dot", "b", b_obj);
-    check_same_length("fast_dot", a, b, "a and b");
-    const int64_t n = a.shape(0);
+    PyArrayObject *a = contract::check_array("fast_dot", "a", a_obj.ptr());
+    PyArrayObject *b = contract::check_array("fast_dot", "b", b_obj.ptr());
+    contract::check_same_length("fast_dot", a, b, "a and b");
+    const int64_t n = length_of(a);
     ReleaseGilIf release(n >= kReleaseGilMinWork);
     return ffl_fast_dot(data_of(a), data_of(b), n);
 }
 
 double fast_norm(py::handle a_obj) {
-    py::array a = check_array("fast_norm", "a", a_obj);
-    const int64_t n = a.shape(0);
+    PyArrayObject *a = contract::check_array("fast_norm", "a", a_obj.ptr());
+    const int64_t n = length_of(a);
     ReleaseGilIf release(n >= kReleaseGilMinWork);
     return ffl_fast_norm(data_of(a), n);
 }
 
 py::array_t<double> scale_and_shift(py::handle a_obj, py::handle scale_obj, py::handle shift_obj) {
     // The conversions first (they may run Python code that changes a), then the array.
-    const double scale = as_real("scale_and_shift", "scale", scale_obj);
-    const double shift = as_real("scale_and_shift", "shift", shift_obj);
-    py::array a = check_array("scale_and_shift", "a", a_obj);
-    const int64_t n = a.shape(0);
+    const double scale = contract::as_real("scale_and_shift", "scale", scale_obj.ptr());
+    const double shift = contract::as_real("scale_and_shift", "shift", shift_obj.ptr());
+    PyArrayObject *a = contract::check_array("scale_and_shift", "a", a_obj.ptr());
+    const int64_t n = length_of(a);
     py::array_t<double> out(static_cast<py::ssize_t>(n));
     double *out_data = out.mutable_data();
     int status;
@@ -360,29 +180,29 @@ py::array_t<double> scale_and_shift(py::handle a_obj, py::handle scale_obj, py::
         ReleaseGilIf release(n >= kReleaseGilMinWork);
         status = ffl_scale_and_shift(data_of(a), out_data, n, scale, shift);
     }
-    check_status("scale_and_shift", status);
+    contract::check_status("scale_and_shift", status);
     return out;
 }
 
 double haversine_distance(py::handle lat1, py::handle lon1, py::handle lat2, py::handle lon2) {
     const char *f = "haversine_distance";
     // Separate statements: the reference converts left to right, so the first bad argument wins.
-    const double a = as_real(f, "lat1", lat1);
-    const double b = as_real(f, "lon1", lon1);
-    const double c = as_real(f, "lat2", lat2);
-    const double d = as_real(f, "lon2", lon2);
+    const double a = contract::as_real(f, "lat1", lat1.ptr());
+    const double b = contract::as_real(f, "lon1", lon1.ptr());
+    const double c = contract::as_real(f, "lat2", lat2.ptr());
+    const double d = contract::as_real(f, "lon2", lon2.ptr());
     return ffl_haversine(a, b, c, d);
 }
 
 py::array_t<double> haversine_many(py::handle lat_obj, py::handle lon_obj, py::handle lats_obj,
                                    py::handle lons_obj) {
     const char *f = "haversine_many";
-    const double lat = as_real(f, "lat", lat_obj);
-    const double lon = as_real(f, "lon", lon_obj);
-    py::array lats = check_array(f, "lats", lats_obj);
-    py::array lons = check_array(f, "lons", lons_obj);
-    check_same_length(f, lats, lons, "lats and lons");
-    const int64_t n = lats.shape(0);
+    const double lat = contract::as_real(f, "lat", lat_obj.ptr());
+    const double lon = contract::as_real(f, "lon", lon_obj.ptr());
+    PyArrayObject *lats = contract::check_array(f, "lats", lats_obj.ptr());
+    PyArrayObject *lons = contract::check_array(f, "lons", lons_obj.ptr());
+    contract::check_same_length(f, lats, lons, "lats and lons");
+    const int64_t n = length_of(lats);
     py::array_t<double> out(static_cast<py::ssize_t>(n));
     double *out_data = out.mutable_data();
     int status;
@@ -390,23 +210,23 @@ py::array_t<double> haversine_many(py::handle lat_obj, py::handle lon_obj, py::h
         ReleaseGilIf release(n >= kReleaseGilMinWork);
         status = ffl_haversine_many(lat, lon, data_of(lats), data_of(lons), n, out_data);
     }
-    check_status(f, status);
+    contract::check_status(f, status);
     return out;
 }
 
 py::tuple find_nearest_k(py::handle lat_obj, py::handle lon_obj, py::handle lats_obj, py::handle lons_obj,
                          py::handle k_obj) {
     const char *f = "find_nearest_k";
-    const double lat = as_real(f, "lat", lat_obj);
-    const double lon = as_real(f, "lon", lon_obj);
+    const double lat = contract::as_real(f, "lat", lat_obj.ptr());
+    const double lon = contract::as_real(f, "lon", lon_obj.ptr());
     // k's __index__ may run Python code that changes the arrays: convert it before they are
     // checked, and check its range, which needs their length, after (contract.check_nearest).
-    const IndexValue k_value = to_index(f, "k", k_obj);
-    py::array lats = check_array(f, "lats", lats_obj);
-    py::array lons = check_array(f, "lons", lons_obj);
-    check_same_length(f, lats, lons, "lats and lons");
-    const int64_t n = lats.shape(0);
-    const int64_t k = check_k(f, k_value, n);
+    const ffl_contract::Ref k_int = contract::to_index(f, "k", k_obj.ptr());
+    PyArrayObject *lats = contract::check_array(f, "lats", lats_obj.ptr());
+    PyArrayObject *lons = contract::check_array(f, "lons", lons_obj.ptr());
+    contract::check_same_length(f, lats, lons, "lats and lons");
+    const int64_t n = length_of(lats);
+    const int64_t k = contract::check_k(f, k_int, n);
     py::array_t<int64_t> idx(static_cast<py::ssize_t>(k));
     py::array_t<double> dist(static_cast<py::ssize_t>(k));
     int64_t *idx_data = idx.mutable_data();
@@ -416,7 +236,7 @@ py::tuple find_nearest_k(py::handle lat_obj, py::handle lon_obj, py::handle lats
         ReleaseGilIf release(n >= kReleaseGilMinWork);
         status = ffl_find_nearest_k(lat, lon, data_of(lats), data_of(lons), n, k, idx_data, dist_data);
     }
-    check_status(f, status);
+    contract::check_status(f, status);
     return py::make_tuple(idx, dist);
 }
 
@@ -463,7 +283,7 @@ public:
     }
     static void operator delete(void *p) noexcept { ::operator delete(p); }
 
-    void add(double value) { check_status("Accumulator.add", ffl_acc_add(handle(), value)); }
+    void add(double value) { contract::check_status("Accumulator.add", ffl_acc_add(handle(), value)); }
     double mean() const { return ffl_acc_mean(handle()); }
     int64_t count() const { return ffl_acc_count(handle()); }
     double total() const { return ffl_acc_total(handle()); }
@@ -472,7 +292,7 @@ private:
     ffl_accumulator *handle() const {
         if (acc_ == nullptr) {
             // AttributeError, as the reference's slots raise on an instance that skipped __init__.
-            throw_python(PyExc_AttributeError, "Accumulator: the object was never initialised (__init__ was not called)");
+            contract::fail(PyExc_AttributeError, FFL_CONTRACT_MSG_UNINITIALISED);
         }
         return acc_;
     }
@@ -887,6 +707,11 @@ Return ``<Accumulator count=N total=T>``, with ``T`` exactly ``repr(total)``.
 }  // namespace
 
 PYBIND11_MODULE(_ext, m) {
+    // NumPy's C API table, for the contract's array checks.  A failure is an ImportError of this
+    // module, which the registry reports as the route's reason: never a fallback.
+    if (PyArray_ImportNumPyAPI() < 0) {
+        throw py::error_already_set();
+    }
     // Text signatures in the docstrings replace pybind11's generated ones (see above); the
     // options object restores the global defaults when it goes out of scope.
     py::options options;
@@ -916,11 +741,11 @@ PYBIND11_MODULE(_ext, m) {
         // A factory rather than py::init<double>: the argument goes through as_real, so a bad
         // initial raises the contract's class instead of pybind11's "incompatible arguments".
         .def(py::init([](py::handle initial) {
-                 return std::make_unique<Accumulator>(as_real("Accumulator", "initial", initial));
+                 return std::make_unique<Accumulator>(contract::as_real("Accumulator", "initial", initial.ptr()));
              }),
              kAccumulatorInitDoc, py::arg("initial") = 0.0)
         .def(
-            "add", [](Accumulator &self, py::handle value) { self.add(as_real("Accumulator.add", "value", value)); },
+            "add", [](Accumulator &self, py::handle value) { self.add(contract::as_real("Accumulator.add", "value", value.ptr())); },
             kAddDoc, py::arg("value"), py::pos_only())
         .def("mean", &Accumulator::mean, kMeanDoc)
         .def_property_readonly("count", &Accumulator::count, "Number of values added (read-only).")
