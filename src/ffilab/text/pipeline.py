@@ -885,7 +885,7 @@ def profile(
         kept: Path | None = None
         for name, path in plan:
             label = name if path == "lists" else f"{name} (arrow)"
-            scaling = []
+            scaling: list[dict[str, Any]] = []
             for w in counts:
                 for mode in (["auto"] if w == 1 else list(dict.fromkeys(parallel))):
                     dest = Path(tmp) / f"{name}-{path}-{w}-{mode}.parquet"
