@@ -149,6 +149,53 @@ static inline uint64_t lower8(uint64_t x) {
     return x | (((ge_a ^ gt_z) & 0x8080808080808080ull) >> 2);
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define FFL_TOKARROW_SSE2 1
+
+/* Whether the class table's ASCII part is the one the SSE2 path computes (word: [0-9A-Za-z_],
+ * digit: [0-9], joiner: ' and -).  It is, for the contract of today; were it ever not, the scan
+ * would look every byte up instead.  Checked once per table (a benign race: every thread finds
+ * the same answer). */
+static int ascii_standard(const uint8_t *cl) {
+    static const uint8_t *checked;
+    static int answer;
+    if (__atomic_load_n(&checked, __ATOMIC_ACQUIRE) == cl) return __atomic_load_n(&answer, __ATOMIC_RELAXED);
+    int ok = 1;
+    for (unsigned c = 0; c < 128; c++) {
+        unsigned want = 0;
+        if (c >= '0' && c <= '9') want = FFL_CHAR_WORD | FFL_CHAR_DIGIT;
+        else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_') want = FFL_CHAR_WORD;
+        else if (c == '\'' || c == '-') want = FFL_CHAR_JOINER;
+        ok &= (cl[c] & (FFL_CHAR_WORD | FFL_CHAR_DIGIT | FFL_CHAR_JOINER)) == want;
+    }
+    __atomic_store_n(&answer, ok, __ATOMIC_RELAXED);
+    __atomic_store_n(&checked, cl, __ATOMIC_RELEASE);
+    return ok;
+}
+
+/* 16 ASCII bytes: their word, digit and joiner bits (one per byte), and their lowercase copy. */
+static inline void ascii16(const uint8_t *p, uint8_t *low, unsigned *word, unsigned *dig, unsigned *join) {
+    const __m128i x = _mm_loadu_si128((const __m128i *)p);
+    const __m128i lx = _mm_or_si128(x, _mm_set1_epi8(0x20));
+    const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lx, _mm_set1_epi8('a' - 1)), _mm_cmplt_epi8(lx, _mm_set1_epi8('z' + 1)));
+    const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1)));
+    const __m128i under = _mm_cmpeq_epi8(x, _mm_set1_epi8('_'));
+    const __m128i joiner = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\'')), _mm_cmpeq_epi8(x, _mm_set1_epi8('-')));
+    const __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('A' - 1)), _mm_cmplt_epi8(x, _mm_set1_epi8('Z' + 1)));
+    _mm_storeu_si128((__m128i *)low, _mm_add_epi8(x, _mm_and_si128(upper, _mm_set1_epi8(0x20))));
+    *word = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), under));
+    *dig = (unsigned)_mm_movemask_epi8(digit);
+    *join = (unsigned)_mm_movemask_epi8(joiner);
+}
+#else
+#define FFL_TOKARROW_SSE2 0
+static int ascii_standard(const uint8_t *cl) { (void)cl; return 0; }
+static inline void ascii16(const uint8_t *p, uint8_t *low, unsigned *word, unsigned *dig, unsigned *join) {
+    (void)p; (void)low; *word = *dig = *join = 0;
+}
+#endif
+
 #define FFL_TOKARROW_KIND(NAME, CHAR_T, LOWER)                                                          \
     static int64_t NAME(ffl_tokarrow *b, const CHAR_T *d, int64_t n, const uint8_t *cl, int64_t max_chars, \
                         const uint8_t *num, int64_t num_len) {                                          \
@@ -157,10 +204,21 @@ static inline uint64_t lower8(uint64_t x) {
         uint64_t *const tm = wm + nw + 1;       /* token characters (joiners first) */                  \
         uint64_t *const nd = tm + nw + 1;       /* not digits */                                        \
         uint8_t *const low = b->tmp;                                                                    \
+        /* ASCII 16 bytes at a time with SSE2 (x86-64's baseline) where the table allows */            \
+        const int simd = LOWER && FFL_TOKARROW_SSE2 && ascii_standard(cl);                              \
         for (int64_t w = 0; w < nw; w++) {                                                              \
             const int64_t at = 64 * w, lim = n - at < 64 ? n - at : 64;                                 \
             uint64_t word = 0, join = 0, dig = 0;                                                       \
             int64_t k = 0;                                                                              \
+            if (simd) {                                                                                 \
+                for (; k + 16 <= lim; k += 16) {                                                        \
+                    unsigned w16, d16, j16;                                                             \
+                    ascii16((const uint8_t *)d + at + k, low + at + k, &w16, &d16, &j16);              \
+                    word |= (uint64_t)w16 << k;                                                         \
+                    dig |= (uint64_t)d16 << k;                                                          \
+                    join |= (uint64_t)j16 << k;                                                         \
+                }                                                                                       \
+            }                                                                                           \
             for (; k + 8 <= lim; k += 8) {                                                              \
                 uint64_t c8 = 0;                                                                        \
                 for (int j = 0; j < 8; j++) c8 |= (uint64_t)cls(cl, (uint32_t)d[at + k + j]) << (8 * j); \
