@@ -58,6 +58,8 @@ __all__ = ["Config", "apply_closed_form_guard", "closed_form_ratio", "compiled_p
 
 FORMAT = "ffilab-bench/3"
 FLOOR_ROUTE = "(floor)"
+#: The kernels whose JIT first call the quick run measures (``--full``: every kernel).
+QUICK_FIRST_CALLS = ("circle_area", "fast_sum", "primes", "tokenize_batch")
 CLOSED_FORM_RATIO = 1.5
 
 
@@ -536,7 +538,7 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
         for name in names:
             progress(f"import time: {name}")
             files = _route_files(name)
-            times = _import_times(name)
+            times = _import_times(name, repeats=5 if config.full else 3)
             build.append({
                 "route": name,
                 "build_s": built.get(name),
@@ -551,7 +553,10 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
         kinds = {spec.name: spec.kind for spec in _registry.ROUTES}
         for name in names:
             if kinds[name] == "JIT":
-                kernels = [k for k in ffilab.KERNELS if not config.kernels or k in config.kernels]
+                # The quick run measures a few kernels' first calls (a scalar, an array, a loop, the
+                # tokenizer: 0.1 to 2 s each of compilation); --full measures every kernel.
+                every = ffilab.KERNELS if config.full or config.kernels else QUICK_FIRST_CALLS
+                kernels = [k for k in every if not config.kernels or k in config.kernels]
                 repeats = config.jit_repeats or (3 if config.full else 1)
                 first_call += first_call_costs(name, kernels, repeats, progress)
 
@@ -570,7 +575,10 @@ def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf
 
         # The tokenizer of every route against the field's tools on the same corpus sample.
         progress("tokenizer (tokenize_batch and its peers)")
-        tokenize = tokenize_bench.run(tokenize_bench.Config(records=100_000 if config.full else 20_000,
+        # The quick run profiles the pipeline on 40,000 records (the tokenizer module's default,
+        # 200,000, with --full) and times 3 passes per subject instead of 5.
+        quick_tok = {} if config.full else {"repeats": 3, "pipeline_records": 40_000}
+        tokenize = tokenize_bench.run(tokenize_bench.Config(records=100_000 if config.full else 20_000, **quick_tok,
                                                             routes=tuple(names)), progress=progress)
 
     return {

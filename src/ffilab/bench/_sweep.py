@@ -35,7 +35,7 @@ from types import ModuleType
 from typing import Any
 
 BURST_S = 0.01
-ROUNDS = {"quick": 5, "full": 7}
+ROUNDS = {"quick": 3, "full": 7}
 BUDGET_S = {"quick": 0.3, "full": 3.0}
 #: Up to this n every size is verified against the reference itself.
 VERIFY_FULL_MAX = 10**6
