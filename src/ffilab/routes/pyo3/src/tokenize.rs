@@ -702,8 +702,9 @@ pub fn tokenize_batch<'py>(
 // and the vectors with it, when the last buffer dies).  No Python object is made per token, and a
 // text enters Python only when Unicode's NFKC quick check, over the tables of
 // `ffilab.routes._text_glue.arrow_tables()` (derived from the interpreter's unicodedata), cannot
-// prove it normalised: then `unicodedata.normalize("NFKC", text)` runs, and case folding comes
-// from the same tables (str.casefold's answer per code point; it has no context).
+// prove it normalised (nor replace its compatibility characters): then
+// `unicodedata.normalize("NFKC", text)` runs, and case folding comes from the same tables
+// (str.casefold's answer per code point; it has no context).
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::types::{PyDict, PyTuple};
@@ -711,12 +712,17 @@ use pyo3::types::{PyDict, PyTuple};
 /// What `tokenize_arrow` takes from Python besides `Unicode`, fetched once per process.
 struct ArrowState {
     /// `arrow_tables().inert`: 0 for a code point that is not NFKC-inert, INERT_REPLACED for a
-    /// compatibility character (left to Python here), else 1 + its canonical combining class.
+    /// replaced compatibility character, else 1 + its canonical combining class.
     inert: Py<PyBytes>,
     /// `arrow_tables()`' case foldings: the code points that are not their own folding, sorted,
     /// and for each its folding's length and code points.
     fold_keys: Vec<u32>,
     fold_values: Vec<[u32; 4]>,
+    /// `arrow_tables()`' replaced compatibility characters (sorted) and their NFKC: key k's is
+    /// `compat_pool[compat_offsets[k]..compat_offsets[k + 1]]`.
+    compat_keys: Vec<u32>,
+    compat_offsets: Vec<u32>,
+    compat_pool: Vec<u32>,
     /// `pyarrow.foreign_buffer`, `pyarrow.Array.from_buffers`, `pyarrow.string()`,
     /// `pyarrow.list_(pyarrow.string())`, `pyarrow.array`.
     foreign_buffer: Py<PyAny>,
@@ -744,9 +750,19 @@ fn arrow_state(py: Python<'_>) -> PyResult<&'static ArrowState> {
         let inert = tables.getattr("inert")?.cast_into::<PyBytes>()?;
         let keys = le_u32s(tables.getattr("fold_keys")?.cast_into::<PyBytes>()?.as_bytes());
         let values = le_u32s(tables.getattr("fold_values")?.cast_into::<PyBytes>()?.as_bytes());
+        let bytes_of = |name: &str| -> PyResult<Vec<u32>> {
+            Ok(le_u32s(tables.getattr(name)?.cast_into::<PyBytes>()?.as_bytes()))
+        };
+        let compat_keys = bytes_of("compat_keys")?;
+        let compat_offsets = bytes_of("compat_offsets")?;
+        let compat_pool = bytes_of("compat_pool")?;
         if inert.as_bytes().len() != TABLE_LEN
             || values.len() != 4 * keys.len()
             || keys.windows(2).any(|w| w[0] >= w[1])
+            || compat_offsets.len() != compat_keys.len() + 1
+            || compat_keys.windows(2).any(|w| w[0] >= w[1])
+            || compat_offsets.windows(2).any(|w| w[0] > w[1])
+            || compat_offsets.last().is_some_and(|&z| z as usize > compat_pool.len())
         {
             return Err(PyRuntimeError::new_err(
                 "tokenize_arrow: ffilab.routes._text_glue.arrow_tables() returned tables of the wrong shape",
@@ -758,6 +774,9 @@ fn arrow_state(py: Python<'_>) -> PyResult<&'static ArrowState> {
         Ok(ArrowState {
             inert: inert.unbind(),
             fold_keys: keys,
+            compat_keys,
+            compat_offsets,
+            compat_pool,
             fold_values: values
                 .chunks_exact(4)
                 .map(|c| [c[0], c[1], c[2], c[3]])
@@ -800,22 +819,44 @@ enum Folding {
     Python,
 }
 
-/// The NFKC quick check and case folding of one code point: false when the text needs Python.
+/// The state of the check over one text: the last combining class, and whether the previous
+/// code point was a replaced compatibility character (then this one must be a starter).
+#[derive(Default)]
+struct Check {
+    last_ccc: u8,
+    after_replaced: bool,
+}
+
+/// The NFKC check, replacement and case folding of one code point (the capi route's
+/// `fold_cp` in csrc/ffilab_tokenize_arrow.c): false when the text needs Python.
 #[inline]
-fn fold_one(cp: u32, inert: &[u8], last_ccc: &mut u8, classes: &[u8; TABLE_LEN], st: &ArrowState, out: &mut Vec<u32>) -> bool {
+fn fold_one(cp: u32, inert: &[u8], check: &mut Check, classes: &[u8; TABLE_LEN], st: &ArrowState, out: &mut Vec<u32>) -> bool {
     let Some(&v) = inert.get(cp as usize) else {
         return false;
     };
-    // 0: not inert; INERT_REPLACED: a compatibility character the capi route replaces in C,
-    // which this route leaves to Python.
-    if v == 0 || v == INERT_REPLACED {
+    if v == 0 {
         return false;
+    }
+    if v == INERT_REPLACED {
+        // Its NFKC (inert, in canonical order: the table's promise), case-folded.
+        let Ok(k) = st.compat_keys.binary_search(&cp) else {
+            return false;
+        };
+        let (a, z) = (st.compat_offsets[k] as usize, st.compat_offsets[k + 1] as usize);
+        let m = &st.compat_pool[a..z];
+        if !m.iter().all(|&x| casefold_one(x, classes, st, out)) {
+            return false;
+        }
+        check.last_ccc = m.last().map_or(0, |&x| inert[x as usize].wrapping_sub(1));
+        check.after_replaced = true;
+        return true;
     }
     let ccc = v - 1;
-    if ccc != 0 && *last_ccc > ccc {
+    if (check.after_replaced && ccc != 0) || (ccc != 0 && check.last_ccc > ccc) {
         return false;
     }
-    *last_ccc = ccc;
+    check.after_replaced = false;
+    check.last_ccc = ccc;
     casefold_one(cp, classes, st, out)
 }
 
@@ -849,14 +890,14 @@ const CHAR_FOLDED: u8 = 8;
 /// Phase 2 for one text: its folding appended to `out` if C... Rust can prove it, else `Python`.
 fn fold_source(src: Source<'_>, inert: &[u8], classes: &[u8; TABLE_LEN], st: &ArrowState, out: &mut Vec<u32>) -> Folding {
     let start = out.len();
-    let mut last = 0u8;
+    let mut check = Check::default();
     let ok = match src {
         Source::Ascii(_) => return Folding::Ascii,
-        Source::Ucs1(s) => s.iter().all(|&c| fold_one(c.into(), inert, &mut last, classes, st, out)),
-        Source::Ucs2(s) => s.iter().all(|&c| fold_one(c.into(), inert, &mut last, classes, st, out)),
-        Source::Ucs4(s) => s.iter().all(|&c| fold_one(c, inert, &mut last, classes, st, out)),
+        Source::Ucs1(s) => s.iter().all(|&c| fold_one(c.into(), inert, &mut check, classes, st, out)),
+        Source::Ucs2(s) => s.iter().all(|&c| fold_one(c.into(), inert, &mut check, classes, st, out)),
+        Source::Ucs4(s) => s.iter().all(|&c| fold_one(c, inert, &mut check, classes, st, out)),
         Source::Utf8(s) => match std::str::from_utf8(s) {
-            Ok(text) => text.chars().all(|c| fold_one(c.into(), inert, &mut last, classes, st, out)),
+            Ok(text) => text.chars().all(|c| fold_one(c.into(), inert, &mut check, classes, st, out)),
             Err(_) => false,
         },
     };
