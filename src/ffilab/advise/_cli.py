@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ffilab.advise.compile import TRIED_ROUTES
@@ -45,7 +46,7 @@ def _is_profile_arg(items: list[str]) -> bool:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    _err.print(f"[red]error:[/] {exc}")
+    _err.print(f"[red]error:[/] {escape(str(exc))}")
     status = exc.status if isinstance(exc, ProgramError) else 2
     return typer.Exit(status if status else 2)
 
@@ -132,7 +133,7 @@ def render_advise(report: dict[str, Any], console: Console) -> None:
     waits = f" ({', '.join(prog['waiting_in'])})" if prog["waiting_in"] and prog["waiting_share"] >= 0.01 else ""
     console.print(f"waiting (sleep, I/O, locks): {prog['waiting_share']:.0%}{waits}; inside NumPy: {prog['numpy_share']:.0%}")
     table = Table(title="Hot functions", title_justify="left")
-    for col, just in (("function", "left"), ("p profile", "right"), ("p timed", "right"), ("calls", "right"),
+    for col, just in (("function", "left"), ("p profile", "right"), ("p measured", "right"), ("calls", "right"),
                       ("per call", "right"), ("kind", "left")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     per = report.get("per_function", {})
@@ -145,9 +146,9 @@ def render_advise(report: dict[str, Any], console: Console) -> None:
     console.print(table)
     for label, entry in per.items():
         for prob in entry.get("recording_problems", []):
-            console.print(f"[yellow]! {label}: {prob}[/]")
+            console.print(f"[yellow]! {escape(label)}: {escape(prob)}[/]")
         if entry.get("skipped"):
-            console.print(f"[dim]{label}: {entry['skipped']}[/]")
+            console.print(f"[dim]{escape(label)}: {escape(entry['skipped'])}[/]")
     rows = report.get("rows", [])
     if rows:
         confirmed = any(r["confirmed"] is not None for r in rows)
@@ -165,7 +166,7 @@ def render_advise(report: dict[str, Any], console: Console) -> None:
             cells = [r["function"].split(" (")[0], r["route"], r["how"], _status(r), _x(r["function_speedup"]), _overall(r)]
             if confirmed:
                 cells.append(_x(r["confirmed"]))
-            cells.append(note)
+            cells.append(escape(note))
             table.add_row(*cells)
         console.print(table)
         for i, text in enumerate(footnotes, 1):
@@ -179,7 +180,7 @@ def render_advise(report: dict[str, Any], console: Console) -> None:
         base = conf["seconds"].get("original", [])
         console.print(f"--confirm: {len(base)} runs each, {conf['clock']} time; original {', '.join(_t(s) for s in base)}")
     rec = report["recommendation"]
-    console.print(f"[bold]recommendation:[/] {rec['route']} — {rec['reason']}")
+    console.print(f"[bold]recommendation:[/] {rec['route']} — {escape(rec['reason'])}")
 
 
 def render_try(report: dict[str, Any], console: Console) -> None:
@@ -188,7 +189,7 @@ def render_try(report: dict[str, Any], console: Console) -> None:
                   f"{'recorded ' if report.get('calls_in_run') is not None else ''}call(s): original "
                   f"{_t(report['original_per_call_s'])} per call (spread {report['original_spread']:.0%})")
     for prob in report.get("recording_problems", []):
-        console.print(f"[yellow]! {prob}[/]")
+        console.print(f"[yellow]! {escape(prob)}[/]")
     table = Table(title_justify="left")
     confirmed = any(r["confirmed"] is not None for r in report["rows"])
     cols = ["route", "status", "per call", "speedup", "compile"] + (["overall predicted", "measured"] if confirmed else []) + ["note"]
@@ -200,7 +201,7 @@ def render_try(report: dict[str, Any], console: Console) -> None:
                  _t(extra.get("compile_s")) if r["status"] != "unavailable" else "-"]
         if confirmed:
             cells += [_x(r["overall"]), _x(r["confirmed"])]
-        cells.append(r["note"])
+        cells.append(escape(r["note"]))
         table.add_row(*cells)
     console.print(table)
     if report.get("p_profile") is not None:

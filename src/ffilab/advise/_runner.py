@@ -24,6 +24,8 @@ import runpy  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
 import types  # noqa: E402
+import builtins  # noqa: E402
+from collections.abc import Iterator, MutableMapping  # noqa: E402
 from typing import Any, Callable  # noqa: E402
 
 
@@ -36,11 +38,16 @@ def _load_swap() -> types.ModuleType:
 
 
 class Recorder:
-    """Wraps one function: pickles the arguments of its first ``limit`` calls, then unwraps itself."""
+    """Wraps one function: pickles the arguments of every ``stride``-th call, ``limit`` calls at most, then unwraps itself.
+
+    The stride spreads the recorded calls over the whole run (a function's calls late in a run
+    may differ from its first ones); once the last one is recorded the original is put back.
+    """
 
     def __init__(self, target: dict[str, Any], fn: types.FunctionType, globs: dict[str, Any]) -> None:
         self.target, self.fn, self.globs = target, fn, globs
         self.limit = int(target.get("limit", 1000))
+        self.stride = max(1, int(target.get("stride", 1)))
         self.max_bytes = int(target.get("max_bytes", 64 << 20))
         self.calls: list[bytes] = []
         self.problems: list[str] = []
@@ -54,14 +61,14 @@ class Recorder:
         fn = self.fn
 
         def recorded(*args: Any, **kwargs: Any) -> Any:
-            if self.seen < self.limit and not self.stopped:
+            if self.seen % self.stride == 0 and len(self.calls) < self.limit and not self.stopped:
                 # Recording is ffilab's cost, not the program's: timed, so it can be taken out.
                 c0, w0 = time.process_time(), time.perf_counter()
                 self._record(args, kwargs)
                 self.cpu_s += time.process_time() - c0
                 self.wall_s += time.perf_counter() - w0
             self.seen += 1
-            if self.seen >= self.limit and self.globs.get(fn.__name__) is recorded:
+            if self.seen >= self.limit * self.stride and self.globs.get(fn.__name__) is recorded:
                 # Later calls go straight to the function again: the run stays the program's own.
                 self.globs[fn.__name__] = fn
             return fn(*args, **kwargs)
@@ -104,6 +111,39 @@ class Recorder:
                 "cpu_s": self.cpu_s, "wall_s": self.wall_s}
 
 
+class Timer:
+    """Wraps one function to add up the CPU and wall time of its calls (outermost calls only, for recursion)."""
+
+    def __init__(self, fn: types.FunctionType) -> None:
+        self.fn = fn
+        self.calls = 0
+        self.cpu_s = 0.0
+        self.wall_s = 0.0
+        self.depth = 0
+
+    def wrapper(self) -> Callable[..., Any]:
+        fn = self
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            fn.calls += 1
+            if fn.depth:
+                return fn.fn(*args, **kwargs)
+            fn.depth += 1
+            c0, w0 = time.process_time(), time.perf_counter()
+            try:
+                return fn.fn(*args, **kwargs)
+            finally:
+                fn.cpu_s += time.process_time() - c0
+                fn.wall_s += time.perf_counter() - w0
+                fn.depth -= 1
+
+        timed.__wrapped__ = self.fn  # type: ignore[attr-defined]
+        return timed
+
+    def result(self) -> dict[str, Any]:
+        return {"name": self.fn.__name__, "calls": self.calls, "cpu_s": self.cpu_s, "wall_s": self.wall_s}
+
+
 class DefinitionHook:
     """Replaces a module's function right after its ``def`` runs (sys.settrace on module frames only).
 
@@ -116,10 +156,27 @@ class DefinitionHook:
         self.pending = {i: t for i, t in enumerate(targets)}
         self.files = {os.path.abspath(t["file"]) for t in targets} | {t["file"] for t in targets}
         self.make = make
+        self.script_targets: dict[str, dict[str, Any]] = {}
 
-    def install(self) -> None:
+    def install(self, script: str | None) -> None:
+        """Catch the targets of the script itself by its namespace (no tracing); the others by a tracer."""
+        if script is not None:
+            for key, target in list(self.pending.items()):
+                if os.path.abspath(target["file"]) == os.path.abspath(script):
+                    self.script_targets[target["name"]] = target
+                    del self.pending[key]
+        self.files = {os.path.abspath(t["file"]) for t in self.pending.values()} | {t["file"] for t in self.pending.values()}
         if self.pending:
             sys.settrace(self._global)
+
+    def on_store(self, name: str, value: Any, globs: dict[str, Any]) -> Any:
+        """What the script's top level binds to ``name``: the replacement once its target function is defined."""
+        target = self.script_targets.get(name)
+        if (target is not None and isinstance(value, types.FunctionType)
+                and (target.get("line") is None or value.__code__.co_firstlineno == target["line"])):
+            del self.script_targets[name]
+            return self.make(target, value, globs)
+        return value
 
     def _global(self, frame: types.FrameType, event: str, arg: Any) -> Any:
         if event == "call" and frame.f_code.co_name == "<module>" and frame.f_code.co_filename in self.files:
@@ -141,7 +198,56 @@ class DefinitionHook:
         return self._local
 
 
-def _run_program(argv: list[str]) -> int:
+class ScriptNamespace(MutableMapping[str, Any]):
+    """The local namespace the script's top level runs in: every name lands in its real globals.
+
+    ``exec(code, globals, this)`` sends the top level's own name bindings (``def f``, ``x = 1``)
+    through ``__setitem__``, where a hook may bind a replacement instead; reads and functions'
+    globals see the module's real dict. Nothing else of the program runs differently, and no
+    tracer slows it down.
+    """
+
+    def __init__(self, globs: dict[str, Any], hooks: list[DefinitionHook]) -> None:
+        self.globs, self.hooks = globs, hooks
+
+    def __getitem__(self, key: str) -> Any:
+        return self.globs[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        for hook in self.hooks:
+            value = hook.on_store(key, value, self.globs)
+        self.globs[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.globs[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.globs)
+
+    def __len__(self) -> int:
+        return len(self.globs)
+
+
+def _run_script(script: str, hooks: list[DefinitionHook]) -> None:
+    if not any(h.script_targets for h in hooks):
+        runpy.run_path(script, run_name="__main__")
+        return
+    # What runpy.run_path does for a plain script, with the namespace above as the top level's locals.
+    with open(script, "rb") as fh:
+        code = compile(fh.read(), script, "exec")
+    module = types.ModuleType("__main__")
+    module.__dict__.update(__file__=script, __cached__=None, __loader__=None, __package__=None, __spec__=None,
+                           __builtins__=builtins)
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = module
+    try:
+        exec(code, module.__dict__, ScriptNamespace(module.__dict__, hooks))
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
+def _run_program(argv: list[str], hooks: list[DefinitionHook]) -> int:
     """Run the program as ``python ARGV`` would, in this process; return its exit status."""
     try:
         if argv[0] == "-m":
@@ -152,7 +258,7 @@ def _run_program(argv: list[str]) -> int:
             script = os.path.abspath(argv[0])
             sys.argv = [argv[0], *argv[1:]]
             sys.path.insert(0, os.path.dirname(script))
-            runpy.run_path(script, run_name="__main__")
+            _run_script(script, hooks)
     except SystemExit as exc:
         code = exc.code
         if code is None:
@@ -170,11 +276,53 @@ def _run_program(argv: list[str]) -> int:
         while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) == os.path.abspath(__file__):
             tb = tb.tb_next
         frames = traceback.extract_tb(tb)
-        keep = [f for f in frames if "runpy.py" not in f.filename]
+        keep = [f for f in frames if "runpy" not in f.filename]
         sys.stderr.write("Traceback (most recent call last):\n" + "".join(traceback.format_list(keep))
                          + "".join(traceback.format_exception_only(etype, value)))
         return 1
     return 0
+
+
+def _profiler_bias() -> list[float]:
+    """cProfile's own cost per call (in the callee, in the caller), measured in this process right
+    after the profiled run, under the same load (ffilab subtracts it from the profile's times)."""
+    import cProfile
+    import pstats
+
+    def empty() -> None:
+        return None
+
+    def calls(n: int) -> None:
+        for _ in range(n):
+            empty()
+
+    def loop(n: int) -> None:
+        for _ in range(n):
+            pass
+
+    def best(fn: Callable[[int], None], n: int) -> float:
+        out = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            fn(n)
+            out.append(time.perf_counter() - t0)
+        return min(out) / n
+
+    n = 100_000
+    true_loop = best(loop, n)
+    true_call = max(best(calls, n) - true_loop, 0.0)
+    pairs = []
+    for _ in range(3):
+        prof = cProfile.Profile()
+        prof.enable()
+        calls(n)
+        prof.disable()
+        st = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+        callee = next(v for k, v in st.items() if k[2] == "empty")[2] / n
+        caller = next(v for k, v in st.items() if k[2] == "calls")[2] / n
+        pairs.append([max(callee - true_call, 0.0), max(caller - true_loop, 0.0)])
+    pairs.sort(key=sum)
+    return pairs[1]  # the median of three
 
 
 def main() -> int:
@@ -183,7 +331,10 @@ def main() -> int:
     with open(spec_path, encoding="utf-8") as fh:
         spec = json.load(fh)
     result: dict[str, Any] = {}
+    # One definition hook per run (sys.settrace holds one tracer): a run records, times or swaps.
+    assert sum(bool(spec.get(k)) for k in ("record", "time", "swap")) <= 1, "one of record, time, swap per run"
     recorders: list[Recorder] = []
+    hooks: list[DefinitionHook] = []
     swapped: list[str] = []
     wall0, cpu0 = time.perf_counter(), time.process_time()
     if spec.get("record"):
@@ -192,7 +343,15 @@ def main() -> int:
             recorders.append(rec)
             return rec.wrapper()
 
-        DefinitionHook(spec["record"], make_recorder).install()
+        hooks.append(DefinitionHook(spec["record"], make_recorder))
+    timers: list[Timer] = []
+    if spec.get("time"):
+        def make_timer(target: dict[str, Any], fn: types.FunctionType, globs: dict[str, Any]) -> Any:
+            timer = Timer(fn)
+            timers.append(timer)
+            return timer.wrapper()
+
+        hooks.append(DefinitionHook(spec["time"], make_timer))
     if spec.get("swap"):
         swap = _load_swap()
 
@@ -203,7 +362,10 @@ def main() -> int:
             module = swap.load_extension(target["ext_name"], target["ext_path"])
             return getattr(module, target["name"])
 
-        DefinitionHook(spec["swap"], make_swap).install()
+        hooks.append(DefinitionHook(spec["swap"], make_swap))
+    script = None if argv[0] == "-m" else os.path.abspath(argv[0])
+    for hook in hooks:
+        hook.install(script)
     profiler = None
     if spec.get("profile"):
         import cProfile
@@ -211,7 +373,7 @@ def main() -> int:
         profiler = cProfile.Profile()
         profiler.enable()
     try:
-        status = _run_program(argv)
+        status = _run_program(argv, hooks)
     finally:
         if profiler is not None:
             profiler.disable()
@@ -221,7 +383,9 @@ def main() -> int:
         sys.stdout.flush()
         if profiler is not None:
             profiler.dump_stats(spec["profile"])
+            result["profiler_bias"] = _profiler_bias()
         result["records"] = [r.save() for r in recorders]
+        result["timed"] = [t.result() for t in timers]
         result["swapped"] = swapped
         with open(spec["result"], "w", encoding="utf-8") as fh:
             json.dump(result, fh)

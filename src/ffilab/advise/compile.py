@@ -15,7 +15,9 @@ import hashlib
 import importlib.util
 import inspect
 import io
+import json
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -31,7 +33,7 @@ from typing import Any
 from ffilab.advise import _swap
 from ffilab.advise.target import Target
 
-__all__ = ["TRIED_ROUTES", "Variant", "build", "numba_import_s"]
+__all__ = ["TRIED_ROUTES", "Variant", "build", "numba_setup_s", "reduce_numba_error", "cython_python_lines"]
 
 #: The routes that compile the Python source as it is, in the order they are tried.
 TRIED_ROUTES = ("numba", "cython", "mypyc")
@@ -105,21 +107,44 @@ def build(route: str, target: Target, first_call: Call, workdir: Path) -> Varian
 
 # --- Numba ---------------------------------------------------------------------------------------
 
-def numba_import_s(numpy_loaded: bool) -> float:
-    """CPU seconds a fresh interpreter spends on ``import numba`` (a program pays it once).
+_SETUP_CHILD = """
+import importlib.util, pickle, sys, time
+spec = importlib.util.spec_from_file_location("_ffilab_setup_swap", sys.argv[1])
+swap = importlib.util.module_from_spec(spec); spec.loader.exec_module(swap)
+sys.path.insert(0, sys.argv[3])
+mspec = importlib.util.spec_from_file_location(sys.argv[4], sys.argv[2])
+module = importlib.util.module_from_spec(mspec); sys.modules[sys.argv[4]] = module; mspec.loader.exec_module(module)
+args, kwargs = pickle.load(open(sys.argv[6], "rb"))
+if sys.argv[7] == "1":
+    import numba
+t = time.process_time()
+import numba
+try:
+    swap.numba_jit(getattr(module, sys.argv[5]))(*args, **kwargs)
+except Exception:
+    pass
+print(time.process_time() - t)
+"""
 
-    Parameters
-    ----------
-    numpy_loaded : bool
-        The program imports NumPy anyway: then NumPy's own import is not counted.
+
+def numba_setup_s(target: Target, first_call: Call, workdir: Path, numba_loaded: bool) -> float | None:
+    """CPU seconds a fresh process pays before the first jitted call returns: ``import numba``, Numba's
+    start-up and the compilation (the import is left out when the program imports numba anyway).
+
+    Measured in a child so that nothing this process already did (ffilab's own numba route loads
+    Numba's runtime) hides part of it. The function's module is imported there as ``target``
+    imported it (its top level only defines). Returns None if the child failed.
     """
-    pre = "import numpy; " if numpy_loaded else ""
-    code = f"{pre}import time; t = time.process_time(); import numba; print(time.process_time() - t)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    call_file = workdir / "numba_setup_call.pkl"
+    with open(call_file, "wb") as fh:
+        pickle.dump(first_call, fh)
+    proc = subprocess.run([sys.executable, "-c", _SETUP_CHILD, _swap.__file__, str(target.file), str(target.file.parent),
+                           target.module.__name__, target.name, str(call_file), "1" if numba_loaded else "0"],
+                          capture_output=True, text=True, check=False)
     try:
         return float(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        return 0.0
+        return None
 
 
 def _plain(text: str) -> str:
@@ -132,7 +157,7 @@ def _short_types(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def reduce_numba_error(message: str) -> str:
+def reduce_numba_error(message: str, target: Target | None = None) -> str:
     """Numba's typing error reduced to one line: the offending source line and the type problem.
 
     Numba prints the pipeline step, the problem (with types), then ``File "...", line N:`` with
@@ -160,10 +185,24 @@ def reduce_numba_error(message: str) -> str:
             src = lines[caret - 1].strip() if caret else ""
             where = f"line {m.group(2)}" + (f" `{src}`" if src else "")
             break
+    raised = re.search(r"\s*Raised from (.+) \((\d+)\)\s*$", problem)
+    if raised:
+        # Errors of Numba's bytecode analysis name the file and line instead of showing the source.
+        problem = problem[:raised.start()].strip()
+        if not where:
+            where = f"line {raised.group(2)}" + _source_line(raised.group(1), int(raised.group(2)))
     problem = _short_types(problem)
     if len(problem) > 300:
         problem = problem[:297] + "..."
     return f"{where}: {problem}" if where else problem
+
+
+def _source_line(file: str, line: int) -> str:
+    try:
+        text = Path(file).read_text(encoding="utf-8").splitlines()[line - 1].strip()
+    except (OSError, IndexError, UnicodeDecodeError):
+        return ""
+    return f" `{text}`"
 
 
 def _numba(target: Target, first_call: Call) -> Variant:
@@ -179,9 +218,9 @@ def _numba(target: Target, first_call: Call) -> Variant:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             jitted(*args, **kwargs)
-    except numba.core.errors.NumbaError as exc:
-        return Variant("numba", "failed", reduce_numba_error(str(exc)), compile_s=time.process_time() - t0)
-    except Exception as exc:  # the compiled function raised on a recorded call: verification reports it
+    except Exception as exc:  # Numba's errors fail the route; the function's own exceptions are verification's
+        if isinstance(exc, numba.core.errors.NumbaError) or type(exc).__module__.startswith("numba"):
+            return Variant("numba", "failed", reduce_numba_error(str(exc), target), compile_s=time.process_time() - t0)
         notes.append(f"the first recorded call raised {type(exc).__name__}: {exc}")
     compile_s = time.process_time() - t0
     reflected = []
@@ -198,8 +237,8 @@ def _numba(target: Target, first_call: Call) -> Variant:
         notes.append(f"arguments {', '.join(dict.fromkeys(reflected))} are Python lists: Numba converts them at every call "
                      "(deprecated 'reflected list'); NumPy arrays pass without a copy")
     notes = list(dict.fromkeys(notes))
-    # setup_s is the compile alone here: whether the program also pays `import numba` depends on
-    # the program (see numba_import_s), which the caller knows.
+    # setup_s is the compile alone here (in this process Numba may be warm already): the caller
+    # measures what a fresh program pays with numba_setup_s, knowing whether it imports numba.
     return Variant("numba", "ok", fn=jitted, compile_s=compile_s, setup_s=compile_s, notes=notes, swap={"how": "numba"})
 
 
@@ -215,6 +254,22 @@ def _module_copy(target: Target, workdir: Path, route: str) -> tuple[str, Path]:
     return name, src
 
 
+def _compile_once(folder: Path, name: str, run: Callable[[], str]) -> tuple[str, float]:
+    """Compile a module copy once per session: its functions share the compiled module.
+
+    Returns the failure line ("" on success) and the seconds the compilation took.
+    """
+    done = folder / f"{name}.compiled.json"
+    if done.is_file():
+        saved = json.loads(done.read_text(encoding="utf-8"))
+        return saved["failure"], saved["seconds"]
+    t0 = time.perf_counter()
+    failure = run()
+    seconds = time.perf_counter() - t0
+    done.write_text(json.dumps({"failure": failure, "seconds": seconds}), encoding="utf-8")
+    return failure, seconds
+
+
 def _first_line(text: str, pattern: str, fallback: str) -> str:
     for ln in text.splitlines():
         if re.search(pattern, ln):
@@ -228,8 +283,10 @@ def _load(name: str, folder: Path, target: Target) -> tuple[Callable[..., Any], 
     if so is None:
         raise ImportError(f"the compiler produced no module {name}")
     t0 = time.process_time()
-    with contextlib.redirect_stdout(io.StringIO()):
-        module = _swap.load_extension(name, str(so))
+    module = sys.modules.get(name)  # another function of the same module loaded it already (Cython loads once)
+    if module is None:
+        with contextlib.redirect_stdout(io.StringIO()):
+            module = _swap.load_extension(name, str(so))
     fn = getattr(module, target.name)
     return fn, str(so), time.process_time() - t0
 
@@ -267,20 +324,22 @@ def _cython(target: Target, workdir: Path) -> Variant:
         return Variant("cython", "unavailable", "no C compiler found (cc, gcc)")
     name, src = _module_copy(target, workdir, "cython")
     folder = src.parent
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "cython", "-3", "-a", src.name, "-o", f"{name}.c"], cwd=folder,
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        line = _first_line(proc.stdout + proc.stderr, r":\d+:\d+:", "cython failed")
-        return Variant("cython", "failed", line.replace(src.name, target.file.name), compile_s=time.perf_counter() - t0)
-    paths = sysconfig.get_paths()
-    so = folder / f"{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
-    cmd = [cc, "-O3", "-shared", "-fPIC", "-fno-strict-aliasing", f"-I{paths['include']}", f"-I{paths['platinclude']}",
-           f"{name}.c", "-o", so.name]
-    proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, check=False)
-    compile_s = time.perf_counter() - t0
-    if proc.returncode != 0:
-        return Variant("cython", "failed", "C compiler: " + _first_line(proc.stderr, r"error:", "compilation failed"), compile_s=compile_s)
+
+    def run() -> str:
+        proc = subprocess.run([sys.executable, "-m", "cython", "-3", "-a", src.name, "-o", f"{name}.c"], cwd=folder,
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            return _first_line(proc.stdout + proc.stderr, r":\d+:\d+:", "cython failed").replace(src.name, target.file.name)
+        paths = sysconfig.get_paths()
+        so = folder / f"{name}{sysconfig.get_config_var('EXT_SUFFIX')}"
+        cmd = [cc, "-O3", "-shared", "-fPIC", "-fno-strict-aliasing", f"-I{paths['include']}", f"-I{paths['platinclude']}",
+               f"{name}.c", "-o", so.name]
+        proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True, check=False)
+        return "" if proc.returncode == 0 else "C compiler: " + _first_line(proc.stderr, r"error:", "compilation failed")
+
+    failure, compile_s = _compile_once(folder, name, run)
+    if failure:
+        return Variant("cython", "failed", failure, compile_s=compile_s)
     notes = []
     loop = _loop_lines(target)
     html = folder / f"{name}.html"
@@ -315,13 +374,17 @@ def _mypyc(target: Target, workdir: Path) -> Variant:
         return Variant("mypyc", "unavailable", f"mypyc compiles annotated code: {', '.join(missing)} of {target.name} lack annotations")
     name, src = _module_copy(target, workdir, "mypyc")
     folder = src.parent
-    t0 = time.perf_counter()
-    env = dict(os.environ, MYPY_CACHE_DIR=str(folder / ".mypy_cache"), PYTHONWARNINGS="ignore")
-    proc = subprocess.run([sys.executable, "-m", "mypyc", src.name], cwd=folder, capture_output=True, text=True, check=False, env=env)
-    compile_s = time.perf_counter() - t0
-    if proc.returncode != 0:
-        line = _first_line(proc.stdout + proc.stderr, r": error:", "mypyc failed")
-        return Variant("mypyc", "failed", line.replace(src.name, target.file.name), compile_s=compile_s)
+
+    def run() -> str:
+        env = dict(os.environ, MYPY_CACHE_DIR=str(folder / ".mypy_cache"), PYTHONWARNINGS="ignore")
+        proc = subprocess.run([sys.executable, "-m", "mypyc", src.name], cwd=folder, capture_output=True, text=True, check=False, env=env)
+        if proc.returncode != 0:
+            return _first_line(proc.stdout + proc.stderr, r": error:", "mypyc failed").replace(src.name, target.file.name)
+        return ""
+
+    failure, compile_s = _compile_once(folder, name, run)
+    if failure:
+        return Variant("mypyc", "failed", failure, compile_s=compile_s)
     try:
         fn, so_path, load_s = _load(name, folder, target)
     except Exception as exc:  # importing the compiled module failed: the route failed, say why

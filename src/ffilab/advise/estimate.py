@@ -93,8 +93,8 @@ def _best_time(fn: Callable[..., Any], args: tuple[Any, ...], budget_s: float = 
     names = [f"a{i}" for i in range(len(args))]
     # timeit compiles `f(a0, a1)` into its own loop: a plain call, no lambda or *args around it.
     timer = timeit.Timer(f"f({', '.join(names)})", globals={"f": fn, **dict(zip(names, args))}, timer=time.thread_time)
-    loops, once = timer.autorange()
-    loops = max(1, int(loops * budget_s / max(once, 1e-9)))
+    once = max(timer.timeit(1), 1e-8)  # also the warm-up call
+    loops = max(1, int(budget_s / once))
     return min(timer.repeat(repeats, loops)) / loops
 
 
@@ -166,13 +166,15 @@ def shape_of(calls: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> str:
     return ""
 
 
-def amdahl(total_s: float, calls: int, orig_per_call_s: float, new_per_call_s: float, setup_s: float = 0.0) -> float:
-    """Overall speedup of a run of ``total_s`` when ``calls`` calls go from ``orig`` to ``new`` seconds each.
+def amdahl(total_s: float, part_s: float, speedup: float, setup_s: float = 0.0) -> float:
+    """Overall speedup of a run of ``total_s`` whose part ``part_s`` (the function) gets ``speedup`` times faster.
 
-    This is Amdahl's law with ``p = calls * orig / total`` and ``s = orig / new``:
-    ``1 / ((1 - p) + p / s)``, plus any one-time cost (``setup_s``: a JIT's import and compile).
+    Amdahl's law, ``1 / ((1 - p) + p / s)`` with ``p = part_s / total_s``, plus any one-time cost
+    the faster version brings (``setup_s``: a JIT's import and compilation).
     """
-    new_total = total_s - calls * orig_per_call_s + calls * new_per_call_s + setup_s
+    if speedup <= 0:
+        return 0.0
+    new_total = total_s - part_s + part_s / speedup + setup_s
     return total_s / new_total if new_total > 0 else math.inf
 
 
@@ -224,7 +226,7 @@ def _seconds(s: float) -> str:
     return f"{s / 1e-9:.3g} ns"
 
 
-def estimate_rows(function: str, costs: RouteCosts, *, total_s: float, calls: int, orig_per_call_s: float,
+def estimate_rows(function: str, costs: RouteCosts, *, total_s: float, part_s: float, calls: int, orig_per_call_s: float,
                   shape: str, compiled_share: float) -> list[Prediction]:
     """Estimate every hand-written route on one function.
 
@@ -234,8 +236,10 @@ def estimate_rows(function: str, costs: RouteCosts, *, total_s: float, calls: in
         Its label.
     costs : RouteCosts
         This machine's route numbers.
-    total_s, calls, orig_per_call_s : float, int, float
-        The program's time, the function's call count and its time per call.
+    total_s, part_s : float
+        The program's time and the part of it spent in the function.
+    calls, orig_per_call_s : int, float
+        The function's call count and its time per call.
     shape : str
         ``float`` or ``int`` (see :func:`shape_of`); ``""`` gives no estimate.
     compiled_share : float
@@ -263,14 +267,13 @@ def estimate_rows(function: str, costs: RouteCosts, *, total_s: float, calls: in
             return ov + work / s + fixed
 
         central = per_call(statistics.median(speeds))
-        overall = amdahl(total_s, calls, orig_per_call_s, central)
-        lo = amdahl(total_s, calls, orig_per_call_s, per_call(min(speeds)))
-        hi = amdahl(total_s, calls, orig_per_call_s, per_call(max(speeds)))
+        overall = amdahl(total_s, part_s, orig_per_call_s / central)
+        lo = amdahl(total_s, part_s, orig_per_call_s / per_call(min(speeds)))
+        hi = amdahl(total_s, part_s, orig_per_call_s / per_call(max(speeds)))
         added = calls * ov
-        note = f"{calls:,} x {_seconds(ov)} = {_seconds(added)} overhead; work {min(speeds):.3g}-{max(speeds):.3g}x faster"
-        if overall < 1.0 and added >= calls * orig_per_call_s * 0.5:
-            note = (f"{label} would add {_seconds(added)} of call overhead to a function that takes "
-                    f"{_seconds(calls * orig_per_call_s)} today: slower")
+        note = f"{calls:,} calls x {_seconds(ov)}; work {min(speeds):.3g}-{max(speeds):.3g}x faster"
+        if overall < 1.0 and added >= part_s * 0.5:
+            note = f"adds {_seconds(added)} of call overhead to a function of {_seconds(part_s)}: slower"
         rows.append(Prediction(function, label, "estimate", "ok", function_speedup=orig_per_call_s / central,
                                overall=overall, low=lo, high=hi, note=note))
     return rows

@@ -130,7 +130,7 @@ def _try_routes(target: Target, calls: list[Call], routes: tuple[str, ...], work
 
 
 def _tried_rows(label: str, variants: list[compile_routes.Variant], checks: dict[str, timing.Check],
-                timings: dict[str, timing.Timing], *, total_s: float | None, calls: int | None) -> list[estimate.Prediction]:
+                timings: dict[str, timing.Timing], *, total_s: float | None, part_s: float | None) -> list[estimate.Prediction]:
     rows = []
     t_orig = timings["original"].median_s
     for v in variants:
@@ -146,22 +146,23 @@ def _tried_rows(label: str, variants: list[compile_routes.Variant], checks: dict
                 t = timings[v.route]
                 row.function_speedup = t_orig / t.median_s if t.median_s > 0 else math.inf
                 row.extra.update(per_call_s=t.median_s, spread=t.spread)
-                if total_s and calls:
-                    row.overall = row.low = row.high = estimate.amdahl(total_s, calls, t_orig, t.median_s, v.setup_s)
+                if total_s and part_s is not None:
+                    row.overall = row.low = row.high = estimate.amdahl(total_s, part_s, row.function_speedup, v.setup_s)
                 row.note = "; ".join(v.notes)
         rows.append(row)
     return rows
 
 
-def _count_numba_import(variants: list[compile_routes.Variant], prof: profiling.Profile, cache: dict[str, float]) -> None:
-    """Add ``import numba`` to the Numba variant's one-time cost when the program does not import it already."""
+def _count_numba_setup(variants: list[compile_routes.Variant], target: Target, first_call: Call, prof: profiling.Profile,
+                       workdir: Path) -> None:
+    """Set the Numba variant's one-time cost to what a fresh run of the program pays (import, start-up, compile)."""
     for v in variants:
-        if v.route == "numba" and v.status == "ok" and not prof.loaded("numba"):
-            # With @njit the program would import Numba once per run: part of what it pays.
-            if "s" not in cache:
-                cache["s"] = compile_routes.numba_import_s(prof.loaded("numpy"))
-            v.setup_s += cache["s"]
-            v.notes.append(f"one-time cost per run included: import numba {cache['s']:.2g} s + compile {v.compile_s:.2g} s")
+        if v.route == "numba" and v.status == "ok":
+            setup = compile_routes.numba_setup_s(target, first_call, workdir, prof.loaded("numba"))
+            if setup is not None:
+                v.setup_s = setup
+            what = "start-up and compile" if prof.loaded("numba") else "import numba, start-up and compile"
+            v.notes.append(f"one-time cost per run included: {what} {v.setup_s:.2g} s (measured in a fresh process)")
 
 
 # --- advise -----------------------------------------------------------------------------------------
@@ -216,7 +217,6 @@ def advise(opts: AdviseOptions, progress: Progress = _nothing) -> dict[str, Any]
 
 def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str, Any]:
     report: dict[str, Any] = {"format": "ffilab-advise/1"}
-    runs = 2 if opts.try_routes else 1
     if opts.pstats is not None:
         stats = profiling.load_profile(opts.pstats)
         prof = profiling.analyse(stats, source=str(opts.pstats))
@@ -224,11 +224,11 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
         first = None
     else:
         pstats_path = workdir / "program.pstats"
-        progress(f"running the program under cProfile (run 1 of {runs})")
+        progress("running the program under cProfile")
         first = profiling.run_program(opts.command, workdir, profile=pstats_path, stdout_to_stderr=opts.stdout_to_stderr)
         if first.status != 0:
             raise ProgramError(f"the program exited with status {first.status}; nothing to advise", first.status)
-        prof = profiling.analyse(profiling.load_profile(pstats_path), source=" ".join(opts.command))
+        prof = profiling.analyse(profiling.load_profile(pstats_path), source=" ".join(opts.command), bias=first.profiler_bias)
         report["program"] = {"command": opts.command, "profiled_s": prof.total_s, "profiled_wall_s": first.wall_s}
     waiting_share = prof.waiting_s / prof.total_s if prof.total_s else 0.0
     clock = "wall" if waiting_share >= 0.2 else "cpu"
@@ -239,17 +239,15 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
     if not hot:
         report["recommendation"] = {"route": "none", "reason": "no function of your own code shows in the profile"}
         return report
-    # Which candidates can be tried, and the targets to record in the second run.
+    # Which candidates can be tried (recorded in a second run), and which timed in a third.
     targets: dict[str, Target] = {}
+    timed_targets: dict[str, Target] = {}
     skipped: dict[str, str] = {}
     drivers: set[str] = set()
+    by_label = {f.label: f for f in hot}
     for f in hot:
-        if f.kind == "waiting":
-            skipped[f.label] = f"waits {f.waiting_s / f.cum_s:.0%} of its time ({', '.join(f.waiting_in) or 'I/O'}): compiling cannot shorten waiting"
-            continue
-        if not opts.try_routes or first is None:
-            skipped[f.label] = ("not tried: a profile file has no arguments to try it on; run `ffilab advise -- python script.py` to record them"
-                                if first is None else "not tried (--no-try)")
+        if first is None:
+            skipped[f.label] = "not tried: a profile file has no arguments to try it on; run `ffilab advise -- python script.py` to record them"
             continue
         try:
             target = load_script_function(Path(f.file), f.name, f.line)
@@ -261,21 +259,50 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
             skipped[f.label] = "not tried: it takes no arguments (a driver such as main); calling it again would re-run your program"
             drivers.add(f.label)
             continue
+        if f.kind != "many tiny calls":
+            timed_targets[f.label] = target
+        if f.kind == "waiting":
+            skipped[f.label] = f"waits {f.waiting_s / f.cum_s:.0%} of its time ({', '.join(f.waiting_in) or 'I/O'}): compiling cannot shorten waiting"
+            continue
+        if not opts.try_routes:
+            skipped[f.label] = "not tried (--no-try)"
+            continue
         targets[f.label] = target
     records: dict[str, tuple[list[Call], list[str], dict[str, Any]]] = {}
     total_s = prof.total_s
+    in_run: dict[str, float] = {}
+    specs: list[dict[str, Any]] = []
+    second = None
     if targets:
-        progress(f"running the program again to record the arguments of {', '.join(t.name for t in targets.values())} (run 2 of 2)")
-        specs = []
+        progress(f"running the program again to record the arguments of {', '.join(t.name for t in targets.values())}")
         for label, t in targets.items():
-            specs.append(dict(t.runner_target, limit=opts.record_limit, out=str(workdir / f"rec_{len(specs)}.pkl"), label=label))
+            # Calls spread over the whole run: every stride-th call, record_limit of them at most.
+            stride = max(1, math.ceil(by_label[label].calls / opts.record_limit))
+            specs.append(dict(t.runner_target, limit=opts.record_limit, stride=stride, out=str(workdir / f"rec_{len(specs)}.pkl"),
+                              label=label))
         second = profiling.run_program(opts.command, workdir, record=specs, quiet=True)
         if second.status != 0:
             raise ProgramError(f"the program exited with status {second.status} when run again to record arguments", second.status)
-        rec_cpu = sum(r.get("cpu_s", 0.0) for r in second.records)
-        rec_wall = sum(r.get("wall_s", 0.0) for r in second.records)
-        total_s = second.cpu_s - rec_cpu if clock == "cpu" else second.wall_s - rec_wall
-        report["program"].update(cpu_s=second.cpu_s - rec_cpu, wall_s=second.wall_s - rec_wall, recording_cpu_s=rec_cpu)
+    if targets or timed_targets:
+        # The program's own time, and the time inside each function that does real work per call,
+        # from a run with nothing but light timers (a recording wrapper costs at every call).
+        heavy = [dict(t.runner_target) for t in timed_targets.values()]
+        progress("running the program again, as it is" + (" with timers on " + ", ".join(h["name"] for h in heavy) if heavy else "")
+                 + ", to time it")
+        third = profiling.run_program(opts.command, workdir, time=heavy, quiet=True)
+        if third.status != 0:
+            raise ProgramError(f"the program exited with status {third.status} when run again to time it", third.status)
+        cpu_s, wall_s = third.cpu_s, third.wall_s
+        in_run = {t["name"]: t["cpu_s" if clock == "cpu" else "wall_s"] for t in third.timed}
+        total_s = cpu_s if clock == "cpu" else wall_s
+        report["program"].update(cpu_s=cpu_s, wall_s=wall_s)
+        for label, t in timed_targets.items():
+            if t.name in in_run and total_s:
+                entry_p = min(in_run[t.name] / total_s, 1.0)
+                report.setdefault("measured_p", {})[label] = entry_p
+    else:
+        report["program"].update(cpu_s=None, wall_s=None)
+    if second is not None:
         by_name = {r["name"]: r for r in second.records}
         for spec in specs:
             label = spec["label"]
@@ -287,14 +314,11 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
             if not calls:
                 skipped[label] = "not tried: no call could be recorded" + (f" ({problems[0]})" if problems else "")
             records[label] = (calls, problems, info)
-    else:
-        report["program"].update(cpu_s=None, wall_s=None)
     costs = _costs(opts.results, progress)
     report["route_costs"] = costs.as_dict()
     rows: list[estimate.Prediction] = []
     swaps: dict[str, list[dict[str, Any]]] = {}
     per_function: dict[str, dict[str, Any]] = {}
-    numba_import_cache: dict[str, float] = {}
     for f in hot:
         entry: dict[str, Any] = {"label": f.label, "kind": f.kind, "p_profile": f.p, "calls": f.calls}
         per_function[f.label] = entry
@@ -305,6 +329,9 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
         t_total = total_s
         if f.label in skipped or not calls:
             entry["skipped"] = skipped.get(f.label, "not tried: no recorded call")
+            if f.label in timed_targets and timed_targets[f.label].name in in_run and total_s:
+                entry["part_s"] = min(in_run[timed_targets[f.label].name], total_s)
+                entry["p_timed"], entry["p_source"] = entry["part_s"] / total_s, "run"
             if first is not None and targets:
                 # Without a timing of our own, the profile's per-call time scaled to the clean run.
                 orig_per_call *= total_s / prof.total_s
@@ -314,9 +341,20 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
             orig_per_call = timings["original"].median_s
             entry["original_per_call_s"] = orig_per_call
             entry["original_spread"] = timings["original"].spread
-            entry["p_timed"] = min(f.calls * orig_per_call / total_s, 1.0) if total_s else None
-            _count_numba_import(variants, prof, numba_import_cache)
-            tried = _tried_rows(f.label, variants, checks, timings, total_s=total_s, calls=f.calls)
+            if target.name in in_run:
+                # Measured in the run itself: the calls' own time, as the program spent it.
+                part_s = in_run[target.name]
+                entry["p_source"] = "run"
+            else:
+                # Many tiny calls: a timer per call would cost more than the call; the calls x the
+                # time per call on the recorded arguments stand for it.
+                part_s = f.calls * orig_per_call
+                entry["p_source"] = "calls x timed"
+            part_s = min(part_s, total_s)
+            entry["part_s"] = part_s
+            entry["p_timed"] = part_s / total_s if total_s else None
+            _count_numba_setup(variants, target, calls[0], prof, workdir)
+            tried = _tried_rows(f.label, variants, checks, timings, total_s=total_s, part_s=part_s)
             rows += tried
             for v, row in zip(variants, tried):
                 if row.status == "ok" and row.overall is not None and v.swap:
@@ -329,7 +367,8 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
             compiled_share = min(1.0, f.waiting_s / f.cum_s + (f.numpy_s / f.cum_s if f.loops else (1.0 if f.kind == "NumPy" else f.numpy_s / f.cum_s)))
         shape = estimate.shape_of(calls) if calls else "float"
         entry["shape"] = shape
-        rows += estimate.estimate_rows(f.label, costs, total_s=t_total, calls=f.calls, orig_per_call_s=orig_per_call,
+        part = entry.get("part_s", min(f.calls * orig_per_call, t_total))
+        rows += estimate.estimate_rows(f.label, costs, total_s=t_total, part_s=part, calls=f.calls, orig_per_call_s=orig_per_call,
                                        shape=shape, compiled_share=compiled_share)
     if opts.confirm and swaps and opts.command:
         seconds, problems = _confirm(opts.command, swaps, opts.confirm_runs, clock, workdir, progress)
@@ -343,10 +382,11 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
                 row.note = (row.note + "; " if row.note else "") + f"--confirm: {problems[label]}"
             if label and f"{label}:output" in problems:
                 row.note = (row.note + "; " if row.note else "") + f"--confirm: {problems[label + ':output']}"
+    _rank_by_measured_self_time(hot, per_function, report)
     ranked = sorted(rows, key=lambda r: (r.overall is None, -(r.overall or 0.0)))
     report["rows"] = [r.as_dict() for r in ranked]
     report["per_function"] = per_function
-    kinds = {f.label: f.kind for f in hot}
+    kinds = {f["label"]: f["kind"] for f in report["functions"]}
     callers = {}
     by_key = {(f.file, f.line, f.name): f for f in prof.functions}
     for f in hot:
@@ -356,6 +396,32 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
     route, reason = estimate.recommend(rows, waiting_share=waiting_share, kinds=kinds, callers=callers)
     report["recommendation"] = {"route": route, "reason": reason}
     return report
+
+
+def _rank_by_measured_self_time(hot: list[FunctionStat], per_function: dict[str, dict[str, Any]], report: dict[str, Any]) -> None:
+    """Order the hot functions by their own time as measured in the runs, where it was.
+
+    The profile's split between a function of many tiny calls and its caller rests on cProfile's
+    per-call cost (subtracted, but it varies with the machine's load); a measured share less the
+    measured shares of the hot functions it calls is the firmer number.
+    """
+    keys = {(f.file, f.line, f.name): f.label for f in hot}
+    self_s: dict[str, float] = {}
+    for f in hot:
+        part = per_function.get(f.label, {}).get("part_s")
+        if part is None:
+            continue
+        inner = 0.0
+        for g in hot:
+            g_part = per_function.get(g.label, {}).get("part_s")
+            if g is not f and g_part is not None and g.callers and keys.get(g.callers[0]) == f.label:
+                inner += g_part
+        self_s[f.label] = max(part - inner, 0.0)
+        per_function[f.label]["self_part_s"] = self_s[f.label]
+    if not self_s:
+        return
+    order = {f.label: i for i, f in enumerate(hot)}
+    report["functions"].sort(key=lambda d: (d["label"] not in self_s, -self_s.get(d["label"], 0.0), order[d["label"]]))
 
 
 def _costs(results: Path | None, progress: Progress) -> estimate.RouteCosts:
@@ -417,8 +483,8 @@ def _try(opts: TryOptions, workdir: Path, progress: Progress) -> dict[str, Any]:
         raise ProgramError(f"no call of {target.spec} could be recorded" + (f": {problems[0]}" if problems else ""))
     variants, checks, timings = _try_routes(target, calls, opts.routes, workdir, progress)
     if loaded_from is not None:
-        _count_numba_import(variants, loaded_from, {})
-    rows = _tried_rows(target.spec, variants, checks, timings, total_s=None, calls=None)
+        _count_numba_setup(variants, target, calls[0], loaded_from, workdir)
+    rows = _tried_rows(target.spec, variants, checks, timings, total_s=None, part_s=None)
     report["original_per_call_s"] = timings["original"].median_s
     report["original_spread"] = timings["original"].spread
     report["calls_in_run"] = n_calls
@@ -442,9 +508,9 @@ def _try(opts: TryOptions, workdir: Path, progress: Progress) -> dict[str, Any]:
             label = row.extra.get("confirm_label")
             if label and base and seconds.get(label):
                 row.confirmed = base / statistics.median(seconds[label])
-                if n_calls:
-                    t = row.extra["per_call_s"]
-                    row.overall = estimate.amdahl(base, n_calls, timings["original"].median_s, t, row.extra["setup_s"])
+                if n_calls and row.function_speedup:
+                    part = min(n_calls * timings["original"].median_s, base)
+                    row.overall = estimate.amdahl(base, part, row.function_speedup, row.extra["setup_s"])
             if label and label in cproblems:
                 row.note = (row.note + "; " if row.note else "") + f"--confirm: {cproblems[label]}"
     report["rows"] = [r.as_dict() for r in rows]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -171,8 +172,9 @@ def time_interleaved(funcs: dict[str, Callable[..., Any]], calls: list[Call], *,
     funcs : dict
         ``{label: function}``; the first is the original (its speed decides how many calls a pass uses).
     calls : list
-        Recorded ``(args, kwargs)``; a pass calls each function on a prefix of them, long enough
-        to last ``min_pass_s`` but no more than ``max_pass_s`` of the original's time.
+        Recorded ``(args, kwargs)``; a pass calls each function on a random subset of them (all
+        of them when they take less than ``max_pass_s`` of the original's time), repeated to
+        last at least ``min_pass_s``.
     mutates : bool
         The function writes into its arguments: every pass then gets fresh copies (made untimed).
     rounds : int
@@ -190,15 +192,17 @@ def time_interleaved(funcs: dict[str, Callable[..., Any]], calls: list[Call], *,
     call_loop, bare_loop = _harness(calls, True), _harness(calls, False)
     # How many recorded calls a pass uses: enough for the original to take about 4 x min_pass_s,
     # at most max_pass_s (a heavy function's pass may be one call).
-    sets = copy.deepcopy(calls)
+    # In a shuffled order (fixed seed), so that a subset stands for all the calls, not the first few.
+    order = list(range(len(calls)))
+    random.Random(0).shuffle(order)
+    shuffled = [calls[i] for i in order]
+    sets = copy.deepcopy(shuffled)
     used = 0
     spent = 0.0
     while used < len(sets) and (spent < max_pass_s or used == 0):
         spent += _pass(call_loop, first, [sets[used]], 1)
         used += 1
-        if spent >= min_pass_s * 4:
-            break
-    timed = calls[:used]
+    timed = shuffled[:used]
     per_func_sets = {label: copy.deepcopy(timed) for label in funcs}
     loops: dict[str, int] = {}
     for label, fn in funcs.items():
