@@ -21,6 +21,7 @@
 
 #include "ffilab_contract_py.h"
 #include "ffilab_core.h"
+#include "ffilab_docs.h"
 #include "ffilab_tokenize_py.h"
 #include "ffilab_tokenize_arrow_py.h"
 
@@ -106,32 +107,7 @@ done:
     return result;
 }
 
-PyDoc_STRVAR(sum_of_squares_doc,
-"sum_of_squares($module, n, /)\n"
-"--\n"
-"\n"
-"Return the exact sum of ``i * i`` for ``0 <= i < n``.\n"
-"\n"
-"The C core runs the loop in a 128-bit accumulator with the GIL released.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"n : int\n"
-"    Number of terms, ``0 <= n <= 2**32`` (anything with ``__index__``).\n"
-"\n"
-"Returns\n"
-"-------\n"
-"int\n"
-"    The exact sum.\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``n`` is not an integer.\n"
-"ValueError\n"
-"    ``n < 0``.\n"
-"OverflowError\n"
-"    ``n > 2**32``.\n");
+PyDoc_STRVAR(sum_of_squares_doc, FFL_DOC_SUM_OF_SQUARES_CAPI);
 
 static PyObject *capi_sum_of_squares(PyObject *Py_UNUSED(module), PyObject *arg) {
     int64_t n;
@@ -144,27 +120,7 @@ static PyObject *capi_sum_of_squares(PyObject *Py_UNUSED(module), PyObject *arg)
     return pylong_from_u128(hi, lo);
 }
 
-PyDoc_STRVAR(circle_area_doc,
-"circle_area($module, radius, /)\n"
-"--\n"
-"\n"
-"Return ``pi * radius * radius``, evaluated left to right.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"radius : float\n"
-"    Any real number (float, int, or an object with ``__float__``/``__index__``).\n"
-"\n"
-"Returns\n"
-"-------\n"
-"float\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``radius`` is not a real number.\n"
-"OverflowError\n"
-"    ``radius`` is an int too large for a float.\n");
+PyDoc_STRVAR(circle_area_doc, FFL_DOC_CIRCLE_AREA_CAPI);
 
 static PyObject *capi_circle_area(PyObject *Py_UNUSED(module), PyObject *arg) {
     double radius;
@@ -172,30 +128,7 @@ static PyObject *capi_circle_area(PyObject *Py_UNUSED(module), PyObject *arg) {
     return PyFloat_FromDouble(ffl_circle_area(radius));
 }
 
-PyDoc_STRVAR(scale_array_doc,
-"scale_array($module, /, arr, factor)\n"
-"--\n"
-"\n"
-"Multiply every element of ``arr`` by ``factor``, in place.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"arr : numpy.ndarray\n"
-"    Writable, C-contiguous, 1-D, native float64; never converted or copied.\n"
-"factor : float\n"
-"\n"
-"Returns\n"
-"-------\n"
-"None\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``arr`` is not a native float64 ndarray, or ``factor`` is not a real number.\n"
-"ValueError\n"
-"    ``arr`` is not 1-D, not C-contiguous or read-only.\n"
-"OverflowError\n"
-"    ``factor`` is an int too large for a float.\n");
+PyDoc_STRVAR(scale_array_doc, FFL_DOC_SCALE_ARRAY_CAPI);
 
 static PyObject *capi_scale_array(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
                                   PyObject *kwnames) {
@@ -231,33 +164,7 @@ static void free_core_buffer(PyObject *capsule) {
     }
 }
 
-PyDoc_STRVAR(compute_distances_doc,
-"compute_distances($module, points, /)\n"
-"--\n"
-"\n"
-"Return the distance from the origin of every row of ``points``.\n"
-"\n"
-"The result buffer is allocated by the C core and handed to NumPy without a copy; it is freed\n"
-"by the core when the returned array (and every view of it) is gone.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"points : numpy.ndarray\n"
-"    C-contiguous native float64 array of shape ``(n, 2)``.\n"
-"\n"
-"Returns\n"
-"-------\n"
-"numpy.ndarray\n"
-"    New float64 array of shape ``(n,)``.\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``points`` is not a native float64 ndarray.\n"
-"ValueError\n"
-"    ``points`` is not C-contiguous or not of shape ``(n, 2)``.\n"
-"MemoryError\n"
-"    The C core could not allocate the result.\n");
+PyDoc_STRVAR(compute_distances_doc, FFL_DOC_COMPUTE_DISTANCES_CAPI);
 
 static PyObject *capi_compute_distances(PyObject *Py_UNUSED(module), PyObject *arg) {
     PyArrayObject *points = ffl_contract_check_array("compute_distances", "points", arg, 0, FFL_CONTRACT_POINTS);
@@ -290,34 +197,7 @@ static PyObject *capi_compute_distances(PyObject *Py_UNUSED(module), PyObject *a
     return result;
 }
 
-PyDoc_STRVAR(primes_doc,
-"primes($module, n, /)\n"
-"--\n"
-"\n"
-"Return the primes below ``n`` by the lesson's trial division.\n"
-"\n"
-"Each candidate is divided by every ``d`` in ``2 .. candidate - 1`` until the first divisor;\n"
-"the C core does the work with the GIL released.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"n : int\n"
-"    Exclusive upper bound, ``0 <= n <= 2**31 - 1``.\n"
-"\n"
-"Returns\n"
-"-------\n"
-"list of int\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``n`` is not an integer.\n"
-"ValueError\n"
-"    ``n < 0``.\n"
-"OverflowError\n"
-"    ``n > 2**31 - 1``.\n"
-"MemoryError\n"
-"    The C core could not allocate the result.\n");
+PyDoc_STRVAR(primes_doc, FFL_DOC_PRIMES_CAPI);
 
 static PyObject *capi_primes(PyObject *Py_UNUSED(module), PyObject *arg) {
     int64_t n;
@@ -347,27 +227,7 @@ static PyObject *capi_primes(PyObject *Py_UNUSED(module), PyObject *arg) {
     return result;
 }
 
-PyDoc_STRVAR(fast_sum_doc,
-"fast_sum($module, a, /)\n"
-"--\n"
-"\n"
-"Return the sum of ``a``, accumulated left to right.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"a : numpy.ndarray\n"
-"    C-contiguous, 1-D, native float64.\n"
-"\n"
-"Returns\n"
-"-------\n"
-"float\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``a`` is not a native float64 ndarray.\n"
-"ValueError\n"
-"    ``a`` is not 1-D or not C-contiguous.\n");
+PyDoc_STRVAR(fast_sum_doc, FFL_DOC_FAST_SUM_CAPI);
 
 static PyObject *capi_fast_sum(PyObject *Py_UNUSED(module), PyObject *arg) {
     PyArrayObject *a = ffl_contract_check_array("fast_sum", "a", arg, 0, FFL_CONTRACT_VECTOR);
@@ -379,27 +239,7 @@ static PyObject *capi_fast_sum(PyObject *Py_UNUSED(module), PyObject *arg) {
     return PyFloat_FromDouble(total);
 }
 
-PyDoc_STRVAR(fast_dot_doc,
-"fast_dot($module, /, a, b)\n"
-"--\n"
-"\n"
-"Return the dot product of ``a`` and ``b``, accumulated left to right.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"a, b : numpy.ndarray\n"
-"    C-contiguous, 1-D, native float64, of the same length.\n"
-"\n"
-"Returns\n"
-"-------\n"
-"float\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``a`` or ``b`` is not a native float64 ndarray.\n"
-"ValueError\n"
-"    Not 1-D, not C-contiguous, or the lengths differ.\n");
+PyDoc_STRVAR(fast_dot_doc, FFL_DOC_FAST_DOT_CAPI);
 
 static PyObject *capi_fast_dot(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
                                PyObject *kwnames) {
@@ -419,27 +259,7 @@ static PyObject *capi_fast_dot(PyObject *Py_UNUSED(module), PyObject *const *arg
     return PyFloat_FromDouble(total);
 }
 
-PyDoc_STRVAR(fast_norm_doc,
-"fast_norm($module, a, /)\n"
-"--\n"
-"\n"
-"Return the L2 norm ``sqrt(sum(x * x))`` of ``a`` (no rescaling: overflows like C).\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"a : numpy.ndarray\n"
-"    C-contiguous, 1-D, native float64.\n"
-"\n"
-"Returns\n"
-"-------\n"
-"float\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``a`` is not a native float64 ndarray.\n"
-"ValueError\n"
-"    ``a`` is not 1-D or not C-contiguous.\n");
+PyDoc_STRVAR(fast_norm_doc, FFL_DOC_FAST_NORM_CAPI);
 
 static PyObject *capi_fast_norm(PyObject *Py_UNUSED(module), PyObject *arg) {
     PyArrayObject *a = ffl_contract_check_array("fast_norm", "a", arg, 0, FFL_CONTRACT_VECTOR);
@@ -451,33 +271,7 @@ static PyObject *capi_fast_norm(PyObject *Py_UNUSED(module), PyObject *arg) {
     return PyFloat_FromDouble(norm);
 }
 
-PyDoc_STRVAR(scale_and_shift_doc,
-"scale_and_shift($module, /, a, scale, shift=0.0)\n"
-"--\n"
-"\n"
-"Return a new array ``a * scale + shift``.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"a : numpy.ndarray\n"
-"    C-contiguous, 1-D, native float64.\n"
-"scale : float\n"
-"shift : float, optional\n"
-"    Added after scaling (default 0.0).\n"
-"\n"
-"Returns\n"
-"-------\n"
-"numpy.ndarray\n"
-"    New float64 array of the same length as ``a``.\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``a`` is not a native float64 ndarray, or ``scale``/``shift`` is not a real number.\n"
-"ValueError\n"
-"    ``a`` is not 1-D or not C-contiguous.\n"
-"OverflowError\n"
-"    ``scale`` or ``shift`` is an int too large for a float.\n");
+PyDoc_STRVAR(scale_and_shift_doc, FFL_DOC_SCALE_AND_SHIFT_CAPI);
 
 static PyObject *capi_scale_and_shift(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
                                       PyObject *kwnames) {
@@ -504,27 +298,7 @@ static PyObject *capi_scale_and_shift(PyObject *Py_UNUSED(module), PyObject *con
     return (PyObject *)out;
 }
 
-PyDoc_STRVAR(haversine_distance_doc,
-"haversine_distance($module, /, lat1, lon1, lat2, lon2)\n"
-"--\n"
-"\n"
-"Return the great-circle distance in km between two points given in degrees (R = 6371).\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"lat1, lon1, lat2, lon2 : float\n"
-"    Latitudes and longitudes in degrees.\n"
-"\n"
-"Returns\n"
-"-------\n"
-"float\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    An argument is not a real number.\n"
-"OverflowError\n"
-"    An argument is an int too large for a float.\n");
+PyDoc_STRVAR(haversine_distance_doc, FFL_DOC_HAVERSINE_DISTANCE_CAPI);
 
 static PyObject *capi_haversine_distance(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
                                          PyObject *kwnames) {
@@ -538,32 +312,7 @@ static PyObject *capi_haversine_distance(PyObject *Py_UNUSED(module), PyObject *
     return PyFloat_FromDouble(ffl_haversine(v[0], v[1], v[2], v[3]));
 }
 
-PyDoc_STRVAR(haversine_many_doc,
-"haversine_many($module, /, lat, lon, lats, lons)\n"
-"--\n"
-"\n"
-"Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"lat, lon : float\n"
-"    The reference point, in degrees.\n"
-"lats, lons : numpy.ndarray\n"
-"    C-contiguous, 1-D, native float64, of the same length.\n"
-"\n"
-"Returns\n"
-"-------\n"
-"numpy.ndarray\n"
-"    New float64 array of distances in km.\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``lat``/``lon`` not real numbers, or ``lats``/``lons`` not native float64 ndarrays.\n"
-"ValueError\n"
-"    Not 1-D, not C-contiguous, or the lengths differ.\n"
-"OverflowError\n"
-"    ``lat`` or ``lon`` is an int too large for a float.\n");
+PyDoc_STRVAR(haversine_many_doc, FFL_DOC_HAVERSINE_MANY_CAPI);
 
 static PyObject *capi_haversine_many(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
                                      PyObject *kwnames) {
@@ -594,38 +343,7 @@ static PyObject *capi_haversine_many(PyObject *Py_UNUSED(module), PyObject *cons
     return (PyObject *)out;
 }
 
-PyDoc_STRVAR(find_nearest_k_doc,
-"find_nearest_k($module, /, lat, lon, lats, lons, k)\n"
-"--\n"
-"\n"
-"Return the ``k`` points nearest to ``(lat, lon)``.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"lat, lon : float\n"
-"    The reference point, in degrees.\n"
-"lats, lons : numpy.ndarray\n"
-"    C-contiguous, 1-D, native float64, of the same length ``n``.\n"
-"k : int\n"
-"    Number of points to return, ``0 <= k <= n``.\n"
-"\n"
-"Returns\n"
-"-------\n"
-"indices : numpy.ndarray of int64\n"
-"distances : numpy.ndarray of float64\n"
-"    Sorted by distance (km), ties broken by the smaller index, NaN distances last.\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    A real argument is not a real number, ``k`` is not an integer, or ``lats``/``lons``\n"
-"    are not native float64 ndarrays.\n"
-"ValueError\n"
-"    Not 1-D, not C-contiguous, lengths differ, ``k < 0`` or ``k > n``.\n"
-"OverflowError\n"
-"    ``lat`` or ``lon`` is an int too large for a float.\n"
-"MemoryError\n"
-"    The C core could not allocate its scratch space.\n");
+PyDoc_STRVAR(find_nearest_k_doc, FFL_DOC_FIND_NEAREST_K_CAPI);
 
 static PyObject *capi_find_nearest_k(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs,
                                      PyObject *kwnames) {
@@ -719,22 +437,7 @@ static void Accumulator_dealloc(AccumulatorObject *self) {
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-PyDoc_STRVAR(Accumulator_add_doc,
-"add($self, value, /)\n"
-"--\n"
-"\n"
-"Add ``value`` to the total and count it.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"value : float\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``value`` is not a real number (the accumulator is left unchanged).\n"
-"OverflowError\n"
-"    ``value`` is an int too large for a float.\n");
+PyDoc_STRVAR(Accumulator_add_doc, FFL_DOC_ACCUMULATOR_ADD_CAPI);
 
 static PyObject *Accumulator_add(AccumulatorObject *self, PyObject *arg) {
     ffl_accumulator *acc = acc_state(self);
@@ -746,15 +449,7 @@ static PyObject *Accumulator_add(AccumulatorObject *self, PyObject *arg) {
     Py_RETURN_NONE;
 }
 
-PyDoc_STRVAR(Accumulator_mean_doc,
-"mean($self, /)\n"
-"--\n"
-"\n"
-"Return ``total / count``, or 0.0 when nothing was added.\n"
-"\n"
-"Returns\n"
-"-------\n"
-"float\n");
+PyDoc_STRVAR(Accumulator_mean_doc, FFL_DOC_ACCUMULATOR_MEAN_CAPI);
 
 static PyObject *Accumulator_mean(AccumulatorObject *self, PyObject *Py_UNUSED(ignored)) {
     ffl_accumulator *acc = acc_state(self);
@@ -794,28 +489,12 @@ static PyMethodDef Accumulator_methods[] = {
 
 /* No setters: assigning or deleting count/total raises AttributeError, like a read-only property. */
 static PyGetSetDef Accumulator_getset[] = {
-    {"count", (getter)Accumulator_get_count, NULL, PyDoc_STR("Number of values added (read-only)."), NULL},
-    {"total", (getter)Accumulator_get_total, NULL, PyDoc_STR("Current total (read-only)."), NULL},
+    {"count", (getter)Accumulator_get_count, NULL, FFL_DOC_ACCUMULATOR_COUNT, NULL},
+    {"total", (getter)Accumulator_get_total, NULL, FFL_DOC_ACCUMULATOR_TOTAL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
-PyDoc_STRVAR(Accumulator_doc,
-"Accumulator(initial=0.0)\n"
-"--\n"
-"\n"
-"Running total and count of the values added to it, kept in the C core's ``ffl_accumulator``.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"initial : float, optional\n"
-"    Starting total (the count starts at 0).\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``initial`` is not a real number.\n"
-"OverflowError\n"
-"    ``initial`` is an int too large for a float.\n");
+PyDoc_STRVAR(Accumulator_doc, FFL_DOC_ACCUMULATOR_CAPI);
 
 /* A static type: this module uses single-phase initialisation (NumPy's C API is process-wide
  * anyway), so one type object per process is all it needs. */
@@ -846,28 +525,7 @@ static PyTypeObject AccumulatorType = {
  * release function), and the tokens are built from the spans.  The three routes differ only in
  * how the function is bound. */
 
-PyDoc_STRVAR(tokenize_batch_doc,
-"tokenize_batch($module, texts, /)\n"
-"--\n"
-"\n"
-"Return the tokens of every text (NFKC, casefold, word runs with joiners; see ffilab.contract).\n"
-"\n"
-"ASCII texts are tokenized in C alone; any other text is normalised by Python's own\n"
-"``unicodedata.normalize('NFKC', ...)`` and ``str.casefold`` first, then scanned in C.  The\n"
-"scan of the whole batch runs with the GIL released.\n"
-"\n"
-"Parameters\n"
-"----------\n"
-"texts : list of str\n"
-"\n"
-"Returns\n"
-"-------\n"
-"list of list of str\n"
-"\n"
-"Raises\n"
-"------\n"
-"TypeError\n"
-"    ``texts`` is not a list, or an element is not a str.\n");
+PyDoc_STRVAR(tokenize_batch_doc, FFL_DOC_TOKENIZE_BATCH_CAPI);
 
 static PyObject *capi_tokenize_batch(PyObject *Py_UNUSED(module), PyObject *arg) {
     return ffl_tokpy_tokenize_batch("tokenize_batch", arg, NULL);

@@ -33,6 +33,7 @@
 
 #include "ffilab_contract_py.h"
 #include "ffilab_core.h"
+#include "ffilab_docs.h"
 #include "ffilab_tokenize_py.h"
 
 namespace nb = nanobind;
@@ -340,7 +341,8 @@ Accumulator &accumulator_of(nb::handle self) {
 // ---------------------------------------------------------------------------------------------
 // Signatures and docstrings.  Every parameter is a plain object here, so nanobind's generated
 // signatures would read "object"; nb::sig gives the real ones (the same as _ext.pyi), which
-// nanobind puts on the first line of each __doc__.
+// nanobind puts on the first line of each __doc__, above the kernel's docstring, written once in
+// src/ffilab/_docstrings.py and compiled from csrc/ffilab_docs.h (generated from it).
 //
 // Single arguments are positional-only because they carry no nb::arg at all: nanobind then
 // dispatches the call through its cheapest path (positional arguments only, no defaults), where
@@ -359,324 +361,6 @@ constexpr const char *kModuleDoc = R"doc(Route nanobind: the lesson's kernels bo
 Every argument is checked in C++ against ffilab's contract (ffilab.contract), raising the
 reference's exception class; arrays are never converted or copied.)doc";
 
-constexpr const char *kSumOfSquaresDoc = R"doc(Return the exact sum of ``i * i`` for ``0 <= i < n``.
-
-The loop runs in the C core with a 128-bit accumulator (never the closed form); the GIL is
-released while it runs.
-
-Parameters
-----------
-n : int
-    Number of terms, ``0 <= n <= 2**32``; anything with ``__index__`` is accepted.
-
-Returns
--------
-int
-    The exact sum (a Python int; never wraps around).
-
-Raises
-------
-TypeError
-    ``n`` is not an integer.
-ValueError
-    ``n < 0``.
-OverflowError
-    ``n > 2**32``.)doc";
-
-constexpr const char *kCircleAreaDoc = R"doc(Return ``pi * radius * radius``, evaluated left to right.
-
-Parameters
-----------
-radius : float
-    Any real number (float, int, or an object with ``__float__`` or ``__index__``).
-
-Returns
--------
-float
-
-Raises
-------
-TypeError
-    ``radius`` is not a real number.
-OverflowError
-    ``radius`` is an int too large for a float.)doc";
-
-constexpr const char *kScaleArrayDoc = R"doc(Multiply every element of ``arr`` by ``factor``, in place.
-
-Parameters
-----------
-arr : numpy.ndarray
-    Writable, 1-D, C-contiguous, aligned, native float64.  Never copied: the caller's array is modified.
-factor : float
-    Any real number.
-
-Raises
-------
-TypeError
-    ``arr`` is not a float64 ndarray, or ``factor`` is not a real number.
-ValueError
-    ``arr`` is not 1-D, not C-contiguous, misaligned, or read-only.
-OverflowError
-    ``factor`` is an int too large for a float.)doc";
-
-constexpr const char *kComputeDistancesDoc = R"doc(Return the distance of each row of ``points`` from the origin.
-
-The result buffer is allocated by the C core and handed to NumPy without a copy (its owner is
-a capsule); it is freed when the returned array and every view of it are gone.
-
-Parameters
-----------
-points : numpy.ndarray
-    Shape ``(n, 2)``, C-contiguous, aligned, native float64.
-
-Returns
--------
-numpy.ndarray
-    A new float64 array of length ``n``.
-
-Raises
-------
-TypeError
-    ``points`` is not a float64 ndarray.
-ValueError
-    ``points`` is not ``(n, 2)``, not C-contiguous or misaligned.
-MemoryError
-    The C core could not allocate the result.)doc";
-
-constexpr const char *kPrimesDoc = R"doc(Return the primes below ``n`` by the lesson's trial division.
-
-Each candidate is divided by every ``d`` in ``2 .. candidate - 1`` until the first divisor; the
-GIL is released while the C core searches.
-
-Parameters
-----------
-n : int
-    Upper bound (exclusive), ``0 <= n <= 2**31 - 1``.
-
-Returns
--------
-list of int
-
-Raises
-------
-TypeError
-    ``n`` is not an integer.
-ValueError
-    ``n < 0``.
-OverflowError
-    ``n > 2**31 - 1``.)doc";
-
-constexpr const char *kFastSumDoc = R"doc(Return the sum of ``a``, accumulated left to right.
-
-Parameters
-----------
-a : numpy.ndarray
-    1-D, C-contiguous, aligned, native float64.
-
-Returns
--------
-float
-    ``0.0`` for an empty array.
-
-Raises
-------
-TypeError
-    ``a`` is not a float64 ndarray.
-ValueError
-    ``a`` is not 1-D, not C-contiguous or misaligned.)doc";
-
-constexpr const char *kFastDotDoc = R"doc(Return the dot product of ``a`` and ``b``, accumulated left to right.
-
-Parameters
-----------
-a, b : numpy.ndarray
-    1-D, C-contiguous, aligned, native float64, of the same length.
-
-Returns
--------
-float
-
-Raises
-------
-TypeError
-    ``a`` or ``b`` is not a float64 ndarray.
-ValueError
-    Not 1-D, not C-contiguous, misaligned, or of different lengths.)doc";
-
-constexpr const char *kFastNormDoc = R"doc(Return the L2 norm ``sqrt(sum(x * x))`` of ``a``.
-
-No rescaling: the sum of squares overflows to ``inf`` exactly as the reference's does.
-
-Parameters
-----------
-a : numpy.ndarray
-    1-D, C-contiguous, aligned, native float64.
-
-Returns
--------
-float
-
-Raises
-------
-TypeError
-    ``a`` is not a float64 ndarray.
-ValueError
-    ``a`` is not 1-D, not C-contiguous or misaligned.)doc";
-
-constexpr const char *kScaleAndShiftDoc = R"doc(Return a new array ``a * scale + shift``.
-
-Parameters
-----------
-a : numpy.ndarray
-    1-D, C-contiguous, aligned, native float64 (not modified).
-scale : float
-    Any real number.
-shift : float, default 0.0
-    Any real number.
-
-Returns
--------
-numpy.ndarray
-    A new float64 array of the same length as ``a`` (a buffer handed to NumPy, not copied).
-
-Raises
-------
-TypeError
-    ``a`` is not a float64 ndarray, or ``scale``/``shift`` is not a real number.
-ValueError
-    ``a`` is not 1-D, not C-contiguous or misaligned.
-OverflowError
-    ``scale`` or ``shift`` is an int too large for a float.)doc";
-
-constexpr const char *kHaversineDistanceDoc = R"doc(Return the great-circle distance in km between two points given in degrees (R = 6371).
-
-Parameters
-----------
-lat1, lon1, lat2, lon2 : float
-    Latitudes and longitudes in degrees; any real numbers.
-
-Returns
--------
-float
-
-Raises
-------
-TypeError
-    An argument is not a real number.
-OverflowError
-    An argument is an int too large for a float.)doc";
-
-constexpr const char *kHaversineManyDoc = R"doc(Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``.
-
-Parameters
-----------
-lat, lon : float
-    The reference point, in degrees.
-lats, lons : numpy.ndarray
-    1-D, C-contiguous, aligned, native float64, of the same length.
-
-Returns
--------
-numpy.ndarray
-    A new float64 array of distances in km.
-
-Raises
-------
-TypeError
-    ``lat``/``lon`` is not a real number, or ``lats``/``lons`` is not a float64 ndarray.
-ValueError
-    ``lats``/``lons`` not 1-D, not C-contiguous, misaligned, or of different lengths.
-OverflowError
-    ``lat`` or ``lon`` is an int too large for a float.)doc";
-
-constexpr const char *kFindNearestKDoc = R"doc(Return the ``k`` points nearest to ``(lat, lon)``.
-
-Parameters
-----------
-lat, lon : float
-    The reference point, in degrees.
-lats, lons : numpy.ndarray
-    1-D, C-contiguous, aligned, native float64, of the same length ``n``.
-k : int
-    How many points to return, ``0 <= k <= n``.
-
-Returns
--------
-indices : numpy.ndarray of int64
-distances : numpy.ndarray of float64
-    Sorted by distance (km), ties broken by the smaller index, NaN distances last.
-
-Raises
-------
-TypeError
-    ``lat``/``lon`` is not a real number, ``lats``/``lons`` is not a float64 ndarray, or ``k``
-    is not an integer.
-ValueError
-    ``lats``/``lons`` not 1-D, not C-contiguous, misaligned or of different lengths;
-    ``k < 0`` or ``k > n``.
-OverflowError
-    ``lat`` or ``lon`` is an int too large for a float.)doc";
-
-constexpr const char *kTokenizeBatchDoc = R"doc(Return the tokens of every text: NFKC, then case folding, then words, exact on any Unicode.
-
-Per text: ``str.casefold(unicodedata.normalize("NFKC", text))`` (an ASCII text skips both: they
-are the identity and ASCII lowercasing there); tokens are maximal runs of word characters in
-which an apostrophe, hyphen or zero-width (non-)joiner between two word characters joins; a
-token of digits only becomes ``"<num>"``, one longer than ``TOKEN_MAX_CHARS`` (64) code points is
-dropped (see ``ffilab.contract``).  The C core scans the strings' own buffers with the GIL
-released.
-
-Parameters
-----------
-texts : list of str
-    The batch; a subclass of list or str is read as its raw data.
-
-Returns
--------
-list of list of str
-    One list of tokens per text, in order.
-
-Raises
-------
-TypeError
-    ``texts`` is not a list, or one of its elements is not a str.)doc";
-
-constexpr const char *kAccumulatorDoc = R"doc(Running total and count of the values added to it.
-
-The state lives in the C core's ``ffl_accumulator``, owned by a C++ RAII object that nanobind
-stores inside this object and destroys with it.
-
-Parameters
-----------
-initial : float, default 0.0
-    Starting total (the count starts at 0).
-
-Raises
-------
-TypeError
-    ``initial`` is not a real number.
-OverflowError
-    ``initial`` is an int too large for a float.)doc";
-
-constexpr const char *kAccumulatorInitDoc = "Start with total ``initial`` and count 0.";
-
-constexpr const char *kAddDoc = R"doc(Add ``value`` to the total and count it.
-
-Parameters
-----------
-value : float
-    Any real number.
-
-Raises
-------
-TypeError
-    ``value`` is not a real number.
-OverflowError
-    ``value`` is an int too large for a float.)doc";
-
-constexpr const char *kMeanDoc = "Return ``total / count``, or 0.0 when nothing was added.";
-constexpr const char *kReprDoc = "Return ``<Accumulator count=N total=T>``, with ``T`` exactly ``repr(total)``.";
-
 }  // namespace
 
 NB_MODULE(_ext, m) {
@@ -689,46 +373,46 @@ NB_MODULE(_ext, m) {
     m.doc() = kModuleDoc;
 
     m.def("sum_of_squares", &sum_of_squares,
-          nb::sig("def sum_of_squares(n: typing.SupportsIndex, /) -> int"), kSumOfSquaresDoc);
+          nb::sig("def sum_of_squares(n: typing.SupportsIndex, /) -> int"), FFL_DOC_SUM_OF_SQUARES);
     m.def("circle_area", &circle_area,
-          nb::sig("def circle_area(radius: " FFL_REAL ", /) -> float"), kCircleAreaDoc);
+          nb::sig("def circle_area(radius: " FFL_REAL ", /) -> float"), FFL_DOC_CIRCLE_AREA);
     m.def("scale_array", &scale_array, nb::arg("arr").none(), nb::arg("factor").none(),
-          nb::sig("def scale_array(arr: " FFL_F64 ", factor: " FFL_REAL ") -> None"), kScaleArrayDoc);
+          nb::sig("def scale_array(arr: " FFL_F64 ", factor: " FFL_REAL ") -> None"), FFL_DOC_SCALE_ARRAY);
     m.def("compute_distances", &compute_distances,
-          nb::sig("def compute_distances(points: " FFL_F64 ", /) -> " FFL_F64), kComputeDistancesDoc);
+          nb::sig("def compute_distances(points: " FFL_F64 ", /) -> " FFL_F64), FFL_DOC_COMPUTE_DISTANCES);
     m.def("primes", &primes, nb::sig("def primes(n: typing.SupportsIndex, /) -> list[int]"),
-          kPrimesDoc);
+          FFL_DOC_PRIMES);
     m.def("fast_sum", &fast_sum, nb::sig("def fast_sum(a: " FFL_F64 ", /) -> float"),
-          kFastSumDoc);
+          FFL_DOC_FAST_SUM);
     m.def("fast_dot", &fast_dot, nb::arg("a").none(), nb::arg("b").none(),
-          nb::sig("def fast_dot(a: " FFL_F64 ", b: " FFL_F64 ") -> float"), kFastDotDoc);
+          nb::sig("def fast_dot(a: " FFL_F64 ", b: " FFL_F64 ") -> float"), FFL_DOC_FAST_DOT);
     m.def("fast_norm", &fast_norm, nb::sig("def fast_norm(a: " FFL_F64 ", /) -> float"),
-          kFastNormDoc);
+          FFL_DOC_FAST_NORM);
     m.def("scale_and_shift", &scale_and_shift, nb::arg("a").none(), nb::arg("scale").none(),
           nb::arg("shift").none() = 0.0,
           nb::sig("def scale_and_shift(a: " FFL_F64 ", scale: " FFL_REAL ", shift: " FFL_REAL " = 0.0) -> " FFL_F64),
-          kScaleAndShiftDoc);
+          FFL_DOC_SCALE_AND_SHIFT);
     m.def("haversine_distance", &haversine_distance, nb::arg("lat1").none(), nb::arg("lon1").none(),
           nb::arg("lat2").none(), nb::arg("lon2").none(),
           nb::sig("def haversine_distance(lat1: " FFL_REAL ", lon1: " FFL_REAL ", lat2: " FFL_REAL ", lon2: " FFL_REAL
                   ") -> float"),
-          kHaversineDistanceDoc);
+          FFL_DOC_HAVERSINE_DISTANCE);
     m.def("haversine_many", &haversine_many, nb::arg("lat").none(), nb::arg("lon").none(), nb::arg("lats").none(),
           nb::arg("lons").none(),
           nb::sig("def haversine_many(lat: " FFL_REAL ", lon: " FFL_REAL ", lats: " FFL_F64 ", lons: " FFL_F64
                   ") -> " FFL_F64),
-          kHaversineManyDoc);
+          FFL_DOC_HAVERSINE_MANY);
     m.def("find_nearest_k", &find_nearest_k, nb::arg("lat").none(), nb::arg("lon").none(), nb::arg("lats").none(),
           nb::arg("lons").none(), nb::arg("k").none(),
           nb::sig("def find_nearest_k(lat: " FFL_REAL ", lon: " FFL_REAL ", lats: " FFL_F64 ", lons: " FFL_F64
                   ", k: typing.SupportsIndex) -> tuple[numpy.typing.NDArray[numpy.int64], " FFL_F64 "]"),
-          kFindNearestKDoc);
+          FFL_DOC_FIND_NEAREST_K);
     // An unnamed argument is positional-only; .none() lets None reach the check, which names
     // the argument as the reference does (a batch kernel does not feel the general dispatcher).
     m.def("tokenize_batch", &tokenize_batch, nb::arg().none(),
-          nb::sig("def tokenize_batch(texts: list[str], /) -> list[list[str]]"), kTokenizeBatchDoc);
+          nb::sig("def tokenize_batch(texts: list[str], /) -> list[list[str]]"), FFL_DOC_TOKENIZE_BATCH);
 
-    nb::class_<Accumulator>(m, "Accumulator", kAccumulatorDoc)
+    nb::class_<Accumulator>(m, "Accumulator", FFL_DOC_ACCUMULATOR)
         // A custom __init__ rather than nb::init<double>: the argument goes through as_real, so a
         // bad initial raises the contract's class instead of nanobind's "incompatible arguments".
         // If as_real throws, nothing was constructed and nanobind never runs the destructor.
@@ -738,25 +422,25 @@ NB_MODULE(_ext, m) {
                 new (self) Accumulator(contract::as_real("Accumulator", "initial", initial.ptr()));
             },
             nb::arg("initial").none() = 0.0,
-            nb::sig("def __init__(self, initial: " FFL_REAL " = 0.0) -> None"), kAccumulatorInitDoc)
+            nb::sig("def __init__(self, initial: " FFL_REAL " = 0.0) -> None"), FFL_DOC_ACCUMULATOR_INIT)
         .def(
             "add",
             [](nb::handle self, nb::handle value) {
                 Accumulator &acc = accumulator_of(self);
                 acc.add(contract::as_real("Accumulator.add", "value", value.ptr()));
             },
-            nb::sig("def add(self, value: " FFL_REAL ", /) -> None"), kAddDoc)
+            nb::sig("def add(self, value: " FFL_REAL ", /) -> None"), FFL_DOC_ACCUMULATOR_ADD)
         .def(
             "mean", [](nb::handle self) { return accumulator_of(self).mean(); }, nb::sig("def mean(self) -> float"),
-            kMeanDoc)
+            FFL_DOC_ACCUMULATOR_MEAN)
         // def_prop_ro: a property without a setter, so assigning count or total is an
         // AttributeError, as for the reference's read-only properties.
         .def_prop_ro(
             "count", [](nb::handle self) { return accumulator_of(self).count(); },
-            nb::sig("def count(self) -> int"), "Number of values added (read-only).")
+            nb::sig("def count(self) -> int"), FFL_DOC_ACCUMULATOR_COUNT)
         .def_prop_ro(
             "total", [](nb::handle self) { return accumulator_of(self).total(); },
-            nb::sig("def total(self) -> float"), "Current total (read-only).")
+            nb::sig("def total(self) -> float"), FFL_DOC_ACCUMULATOR_TOTAL)
         .def(
             "__repr__",
             [](nb::handle self) {
@@ -764,5 +448,5 @@ NB_MODULE(_ext, m) {
                 // repr(float), not std::to_string's "%f": 0.1 must read 0.1, 1e-300 must not read 0.000000.
                 return nb::str("<Accumulator count={} total={!r}>").format(acc.count(), acc.total());
             },
-            nb::sig("def __repr__(self) -> str"), kReprDoc);
+            nb::sig("def __repr__(self) -> str"), FFL_DOC_ACCUMULATOR_REPR);
 }

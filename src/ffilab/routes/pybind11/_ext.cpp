@@ -27,6 +27,7 @@
 
 #include "ffilab_contract_py.h"
 #include "ffilab_core.h"
+#include "ffilab_docs.h"
 #include "ffilab_tokenize_py.h"
 
 namespace py = pybind11;
@@ -301,408 +302,16 @@ private:
 };
 
 // ---------------------------------------------------------------------------------------------
-// Docstrings.  Each starts with a CPython text signature ("name(args)\n--\n\n"), so that
-// inspect.signature and help() show the real parameter names and defaults; pybind11's own
-// generated signatures are switched off below because every parameter is a plain object here
-// (the types are in _ext.pyi).
+// Docstrings: the kernels' are written once, in src/ffilab/_docstrings.py, and compiled from
+// csrc/ffilab_docs.h (generated from it).  The _SIG forms start with a CPython text signature
+// ("name(args)\n--\n\n"), so that inspect.signature and help() show the real parameter names
+// and defaults; pybind11's own generated signatures are switched off below because every
+// parameter is a plain object here (the types are in _ext.pyi).
 
 constexpr const char *kModuleDoc = R"doc(Route pybind11: the lesson's kernels bound from C++ with pybind11 over the shared C core.
 
 Every argument is checked in C++ against ffilab's contract (ffilab.contract), raising the
 reference's exception class; arrays are never converted or copied.)doc";
-
-constexpr const char *kSumOfSquaresDoc = R"doc(sum_of_squares(n, /)
---
-
-Return the exact sum of ``i * i`` for ``0 <= i < n``.
-
-The loop runs in the C core with a 128-bit accumulator (never the closed form); the GIL is
-released while it runs.
-
-Parameters
-----------
-n : int
-    Number of terms, ``0 <= n <= 2**32``; anything with ``__index__`` is accepted.
-
-Returns
--------
-int
-    The exact sum (a Python int; never wraps around).
-
-Raises
-------
-TypeError
-    ``n`` is not an integer.
-ValueError
-    ``n < 0``.
-OverflowError
-    ``n > 2**32``.
-)doc";
-
-constexpr const char *kCircleAreaDoc = R"doc(circle_area(radius, /)
---
-
-Return ``pi * radius * radius``, evaluated left to right.
-
-Parameters
-----------
-radius : float
-    Any real number (float, int, or an object with ``__float__`` or ``__index__``).
-
-Returns
--------
-float
-
-Raises
-------
-TypeError
-    ``radius`` is not a real number.
-OverflowError
-    ``radius`` is an int too large for a float.
-)doc";
-
-constexpr const char *kScaleArrayDoc = R"doc(scale_array(arr, factor)
---
-
-Multiply every element of ``arr`` by ``factor``, in place.
-
-Parameters
-----------
-arr : numpy.ndarray
-    Writable, 1-D, C-contiguous, aligned, native float64.  Never copied: the caller's array is modified.
-factor : float
-    Any real number.
-
-Returns
--------
-None
-
-Raises
-------
-TypeError
-    ``arr`` is not a float64 ndarray, or ``factor`` is not a real number.
-ValueError
-    ``arr`` is not 1-D, not C-contiguous, misaligned, or read-only.
-OverflowError
-    ``factor`` is an int too large for a float.
-)doc";
-
-constexpr const char *kComputeDistancesDoc = R"doc(compute_distances(points, /)
---
-
-Return the distance of each row of ``points`` from the origin.
-
-The result buffer is allocated by the C core and handed to NumPy without a copy; it is freed
-when the returned array (and every view of it) is gone.
-
-Parameters
-----------
-points : numpy.ndarray
-    Shape ``(n, 2)``, C-contiguous, aligned, native float64.
-
-Returns
--------
-numpy.ndarray
-    A new float64 array of length ``n``.
-
-Raises
-------
-TypeError
-    ``points`` is not a float64 ndarray.
-ValueError
-    ``points`` is not ``(n, 2)``, not C-contiguous or misaligned.
-MemoryError
-    The C core could not allocate the result.
-)doc";
-
-constexpr const char *kPrimesDoc = R"doc(primes(n, /)
---
-
-Return the primes below ``n`` by the lesson's trial division.
-
-Each candidate is divided by every ``d`` in ``2 .. candidate - 1`` until the first divisor; the
-GIL is released while the C core searches.
-
-Parameters
-----------
-n : int
-    Upper bound (exclusive), ``0 <= n <= 2**31 - 1``.
-
-Returns
--------
-list of int
-
-Raises
-------
-TypeError
-    ``n`` is not an integer.
-ValueError
-    ``n < 0``.
-OverflowError
-    ``n > 2**31 - 1``.
-)doc";
-
-constexpr const char *kFastSumDoc = R"doc(fast_sum(a, /)
---
-
-Return the sum of ``a``, accumulated left to right.
-
-Parameters
-----------
-a : numpy.ndarray
-    1-D, C-contiguous, aligned, native float64.
-
-Returns
--------
-float
-    ``0.0`` for an empty array.
-
-Raises
-------
-TypeError
-    ``a`` is not a float64 ndarray.
-ValueError
-    ``a`` is not 1-D, not C-contiguous or misaligned.
-)doc";
-
-constexpr const char *kFastDotDoc = R"doc(fast_dot(a, b)
---
-
-Return the dot product of ``a`` and ``b``, accumulated left to right.
-
-Parameters
-----------
-a, b : numpy.ndarray
-    1-D, C-contiguous, aligned, native float64, of the same length.
-
-Returns
--------
-float
-
-Raises
-------
-TypeError
-    ``a`` or ``b`` is not a float64 ndarray.
-ValueError
-    Not 1-D, not C-contiguous, misaligned, or of different lengths.
-)doc";
-
-constexpr const char *kFastNormDoc = R"doc(fast_norm(a, /)
---
-
-Return the L2 norm ``sqrt(sum(x * x))`` of ``a``.
-
-No rescaling: the sum of squares overflows to ``inf`` exactly as the reference's does.
-
-Parameters
-----------
-a : numpy.ndarray
-    1-D, C-contiguous, aligned, native float64.
-
-Returns
--------
-float
-
-Raises
-------
-TypeError
-    ``a`` is not a float64 ndarray.
-ValueError
-    ``a`` is not 1-D, not C-contiguous or misaligned.
-)doc";
-
-constexpr const char *kScaleAndShiftDoc = R"doc(scale_and_shift(a, scale, shift=0.0)
---
-
-Return a new array ``a * scale + shift``.
-
-Parameters
-----------
-a : numpy.ndarray
-    1-D, C-contiguous, aligned, native float64 (not modified).
-scale : float
-    Any real number.
-shift : float, default 0.0
-    Any real number.
-
-Returns
--------
-numpy.ndarray
-    A new float64 array of the same length as ``a``.
-
-Raises
-------
-TypeError
-    ``a`` is not a float64 ndarray, or ``scale``/``shift`` is not a real number.
-ValueError
-    ``a`` is not 1-D, not C-contiguous or misaligned.
-OverflowError
-    ``scale`` or ``shift`` is an int too large for a float.
-)doc";
-
-constexpr const char *kHaversineDistanceDoc = R"doc(haversine_distance(lat1, lon1, lat2, lon2)
---
-
-Return the great-circle distance in km between two points given in degrees (R = 6371).
-
-Parameters
-----------
-lat1, lon1, lat2, lon2 : float
-    Latitudes and longitudes in degrees; any real numbers.
-
-Returns
--------
-float
-
-Raises
-------
-TypeError
-    An argument is not a real number.
-OverflowError
-    An argument is an int too large for a float.
-)doc";
-
-constexpr const char *kHaversineManyDoc = R"doc(haversine_many(lat, lon, lats, lons)
---
-
-Return the distance in km from ``(lat, lon)`` to every ``(lats[i], lons[i])``.
-
-Parameters
-----------
-lat, lon : float
-    The reference point, in degrees.
-lats, lons : numpy.ndarray
-    1-D, C-contiguous, aligned, native float64, of the same length.
-
-Returns
--------
-numpy.ndarray
-    A new float64 array of distances in km.
-
-Raises
-------
-TypeError
-    ``lat``/``lon`` is not a real number, or ``lats``/``lons`` is not a float64 ndarray.
-ValueError
-    ``lats``/``lons`` not 1-D, not C-contiguous, misaligned, or of different
-    lengths.
-OverflowError
-    ``lat`` or ``lon`` is an int too large for a float.
-)doc";
-
-constexpr const char *kFindNearestKDoc = R"doc(find_nearest_k(lat, lon, lats, lons, k)
---
-
-Return the ``k`` points nearest to ``(lat, lon)``.
-
-Parameters
-----------
-lat, lon : float
-    The reference point, in degrees.
-lats, lons : numpy.ndarray
-    1-D, C-contiguous, aligned, native float64, of the same length ``n``.
-k : int
-    How many points to return, ``0 <= k <= n``.
-
-Returns
--------
-indices : numpy.ndarray of int64
-distances : numpy.ndarray of float64
-    Sorted by distance (km), ties broken by the smaller index, NaN distances last.
-
-Raises
-------
-TypeError
-    ``lat``/``lon`` is not a real number, ``lats``/``lons`` is not a float64 ndarray, or ``k``
-    is not an integer.
-ValueError
-    ``lats``/``lons`` not 1-D, not C-contiguous, misaligned or of different lengths;
-    ``k < 0`` or ``k > n``.
-OverflowError
-    ``lat`` or ``lon`` is an int too large for a float.
-)doc";
-
-constexpr const char *kTokenizeBatchDoc = R"doc(tokenize_batch(texts, /)
---
-
-Return the tokens of every text: NFKC, then case folding, then words, exact on any Unicode.
-
-Per text: ``str.casefold(unicodedata.normalize("NFKC", text))`` (an ASCII text skips both: they
-are the identity and ASCII lowercasing there); tokens are maximal runs of word characters in
-which an apostrophe, hyphen or zero-width (non-)joiner between two word characters joins; a
-token of digits only becomes ``"<num>"``, one longer than ``TOKEN_MAX_CHARS`` (64) code points is
-dropped (see ``ffilab.contract``).  The C core scans the strings' own buffers with the GIL
-released.
-
-Parameters
-----------
-texts : list of str
-    The batch; a subclass of list or str is read as its raw data.
-
-Returns
--------
-list of list of str
-    One list of tokens per text, in order.
-
-Raises
-------
-TypeError
-    ``texts`` is not a list, or one of its elements is not a str.
-)doc";
-
-constexpr const char *kAccumulatorDoc = R"doc(Running total and count of the values added to it.
-
-The state lives in the C core's ``ffl_accumulator``, owned by a C++ RAII object and freed when
-this object dies.
-
-Parameters
-----------
-initial : float, default 0.0
-    Starting total (the count starts at 0).
-
-Raises
-------
-TypeError
-    ``initial`` is not a real number.
-OverflowError
-    ``initial`` is an int too large for a float.
-)doc";
-
-constexpr const char *kAccumulatorInitDoc = R"doc(__init__(self, initial=0.0)
---
-
-Start with total ``initial`` and count 0.
-)doc";
-
-constexpr const char *kAddDoc = R"doc(add(self, value, /)
---
-
-Add ``value`` to the total and count it.
-
-Parameters
-----------
-value : float
-    Any real number.
-
-Raises
-------
-TypeError
-    ``value`` is not a real number.
-OverflowError
-    ``value`` is an int too large for a float.
-)doc";
-
-constexpr const char *kMeanDoc = R"doc(mean(self)
---
-
-Return ``total / count``, or 0.0 when nothing was added.
-)doc";
-
-constexpr const char *kReprDoc = R"doc(__repr__(self)
---
-
-Return ``<Accumulator count=N total=T>``, with ``T`` exactly ``repr(total)``.
-)doc";
 
 }  // namespace
 
@@ -719,37 +328,37 @@ PYBIND11_MODULE(_ext, m) {
 
     m.doc() = kModuleDoc;
 
-    m.def("sum_of_squares", &sum_of_squares, kSumOfSquaresDoc, py::arg("n"), py::pos_only());
-    m.def("circle_area", &circle_area, kCircleAreaDoc, py::arg("radius"), py::pos_only());
-    m.def("scale_array", &scale_array, kScaleArrayDoc, py::arg("arr"), py::arg("factor"));
-    m.def("compute_distances", &compute_distances, kComputeDistancesDoc, py::arg("points"), py::pos_only());
-    m.def("primes", &primes, kPrimesDoc, py::arg("n"), py::pos_only());
-    m.def("fast_sum", &fast_sum, kFastSumDoc, py::arg("a"), py::pos_only());
-    m.def("fast_dot", &fast_dot, kFastDotDoc, py::arg("a"), py::arg("b"));
-    m.def("fast_norm", &fast_norm, kFastNormDoc, py::arg("a"), py::pos_only());
-    m.def("scale_and_shift", &scale_and_shift, kScaleAndShiftDoc, py::arg("a"), py::arg("scale"),
+    m.def("sum_of_squares", &sum_of_squares, FFL_DOC_SUM_OF_SQUARES_SIG, py::arg("n"), py::pos_only());
+    m.def("circle_area", &circle_area, FFL_DOC_CIRCLE_AREA_SIG, py::arg("radius"), py::pos_only());
+    m.def("scale_array", &scale_array, FFL_DOC_SCALE_ARRAY_SIG, py::arg("arr"), py::arg("factor"));
+    m.def("compute_distances", &compute_distances, FFL_DOC_COMPUTE_DISTANCES_SIG, py::arg("points"), py::pos_only());
+    m.def("primes", &primes, FFL_DOC_PRIMES_SIG, py::arg("n"), py::pos_only());
+    m.def("fast_sum", &fast_sum, FFL_DOC_FAST_SUM_SIG, py::arg("a"), py::pos_only());
+    m.def("fast_dot", &fast_dot, FFL_DOC_FAST_DOT_SIG, py::arg("a"), py::arg("b"));
+    m.def("fast_norm", &fast_norm, FFL_DOC_FAST_NORM_SIG, py::arg("a"), py::pos_only());
+    m.def("scale_and_shift", &scale_and_shift, FFL_DOC_SCALE_AND_SHIFT_SIG, py::arg("a"), py::arg("scale"),
           py::arg("shift") = 0.0);
-    m.def("haversine_distance", &haversine_distance, kHaversineDistanceDoc, py::arg("lat1"), py::arg("lon1"),
+    m.def("haversine_distance", &haversine_distance, FFL_DOC_HAVERSINE_DISTANCE_SIG, py::arg("lat1"), py::arg("lon1"),
           py::arg("lat2"), py::arg("lon2"));
-    m.def("haversine_many", &haversine_many, kHaversineManyDoc, py::arg("lat"), py::arg("lon"), py::arg("lats"),
+    m.def("haversine_many", &haversine_many, FFL_DOC_HAVERSINE_MANY_SIG, py::arg("lat"), py::arg("lon"), py::arg("lats"),
           py::arg("lons"));
-    m.def("find_nearest_k", &find_nearest_k, kFindNearestKDoc, py::arg("lat"), py::arg("lon"), py::arg("lats"),
+    m.def("find_nearest_k", &find_nearest_k, FFL_DOC_FIND_NEAREST_K_SIG, py::arg("lat"), py::arg("lon"), py::arg("lats"),
           py::arg("lons"), py::arg("k"));
-    m.def("tokenize_batch", &tokenize_batch, kTokenizeBatchDoc, py::arg("texts"), py::pos_only());
+    m.def("tokenize_batch", &tokenize_batch, FFL_DOC_TOKENIZE_BATCH_SIG, py::arg("texts"), py::pos_only());
 
-    py::class_<Accumulator>(m, "Accumulator", kAccumulatorDoc)
+    py::class_<Accumulator>(m, "Accumulator", FFL_DOC_ACCUMULATOR)
         // A factory rather than py::init<double>: the argument goes through as_real, so a bad
         // initial raises the contract's class instead of pybind11's "incompatible arguments".
         .def(py::init([](py::handle initial) {
                  return std::make_unique<Accumulator>(contract::as_real("Accumulator", "initial", initial.ptr()));
              }),
-             kAccumulatorInitDoc, py::arg("initial") = 0.0)
+             FFL_DOC_ACCUMULATOR_INIT_SIG, py::arg("initial") = 0.0)
         .def(
             "add", [](Accumulator &self, py::handle value) { self.add(contract::as_real("Accumulator.add", "value", value.ptr())); },
-            kAddDoc, py::arg("value"), py::pos_only())
-        .def("mean", &Accumulator::mean, kMeanDoc)
-        .def_property_readonly("count", &Accumulator::count, "Number of values added (read-only).")
-        .def_property_readonly("total", &Accumulator::total, "Current total (read-only).")
+            FFL_DOC_ACCUMULATOR_ADD_SIG, py::arg("value"), py::pos_only())
+        .def("mean", &Accumulator::mean, FFL_DOC_ACCUMULATOR_MEAN_SIG)
+        .def_property_readonly("count", &Accumulator::count, FFL_DOC_ACCUMULATOR_COUNT)
+        .def_property_readonly("total", &Accumulator::total, FFL_DOC_ACCUMULATOR_TOTAL)
         .def(
             "__repr__",
             [](const Accumulator &self) {
@@ -757,5 +366,5 @@ PYBIND11_MODULE(_ext, m) {
                 return "<Accumulator count=" + std::to_string(self.count()) +
                        " total=" + std::string(py::repr(py::float_(self.total()))) + ">";
             },
-            kReprDoc);
+            FFL_DOC_ACCUMULATOR_REPR_SIG);
 }
