@@ -8,6 +8,7 @@ around every loop, and arrays are used in place through the NumPy C API, never c
 
 from __future__ import annotations
 
+from ffilab._registry import KERNELS
 from ffilab.routes.capi._ext import (
     Accumulator,
     circle_area,
@@ -28,19 +29,5 @@ from ffilab.routes.capi._ext import (
 # lists the kernels every route has.
 from ffilab.routes.capi._ext import tokenize_arrow as tokenize_arrow
 
-__all__ = [
-    "Accumulator",
-    "circle_area",
-    "compute_distances",
-    "fast_dot",
-    "fast_norm",
-    "fast_sum",
-    "find_nearest_k",
-    "haversine_distance",
-    "haversine_many",
-    "primes",
-    "scale_and_shift",
-    "scale_array",
-    "sum_of_squares",
-    "tokenize_batch",
-]
+# The kernels every route exports: one list, ffilab._registry.KERNELS.
+__all__ = list(KERNELS)

@@ -15,26 +15,13 @@ from __future__ import annotations
 
 from cffi import FFI
 
+from ffilab._registry import KERNELS
 from ffilab.routes._cffi_cdef import CDEF
 from ffilab.routes._cffi_kernels import make_kernels
 from ffilab.routes._clib import core_library_path
 
-__all__ = [
-    "Accumulator",
-    "circle_area",
-    "compute_distances",
-    "fast_dot",
-    "fast_norm",
-    "fast_sum",
-    "find_nearest_k",
-    "haversine_distance",
-    "haversine_many",
-    "primes",
-    "scale_and_shift",
-    "scale_array",
-    "sum_of_squares",
-    "tokenize_batch",
-]
+# The kernels every route exports: one list, ffilab._registry.KERNELS.
+__all__ = list(KERNELS)
 
 ffi = FFI()
 ffi.cdef(CDEF)

@@ -14,25 +14,12 @@ integer ranges.  The generated code releases the GIL around every call into the 
 
 from __future__ import annotations
 
+from ffilab._registry import KERNELS
 from ffilab.routes._cffi_kernels import make_kernels
 from ffilab.routes.cffi_api._ext import ffi, lib
 
-__all__ = [
-    "Accumulator",
-    "circle_area",
-    "compute_distances",
-    "fast_dot",
-    "fast_norm",
-    "fast_sum",
-    "find_nearest_k",
-    "haversine_distance",
-    "haversine_many",
-    "primes",
-    "scale_and_shift",
-    "scale_array",
-    "sum_of_squares",
-    "tokenize_batch",
-]
+# The kernels every route exports: one list, ffilab._registry.KERNELS.
+__all__ = list(KERNELS)
 
 _kernels = make_kernels(ffi, lib, __name__)
 

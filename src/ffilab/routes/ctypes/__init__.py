@@ -17,26 +17,13 @@ from ctypes import POINTER, byref, c_char_p, c_double, c_int, c_int64, c_uint64,
 import numpy as np
 
 from ffilab import contract
+from ffilab._registry import KERNELS
 from ffilab.routes import _text_glue
 from ffilab.routes._clib import core_library_path
 from ffilab.routes._cstatus import raise_for_status
 
-__all__ = [
-    "Accumulator",
-    "circle_area",
-    "compute_distances",
-    "fast_dot",
-    "fast_norm",
-    "fast_sum",
-    "find_nearest_k",
-    "haversine_distance",
-    "haversine_many",
-    "primes",
-    "scale_and_shift",
-    "scale_array",
-    "sum_of_squares",
-    "tokenize_batch",
-]
+# The kernels every route exports: one list, ffilab._registry.KERNELS.
+__all__ = list(KERNELS)
 
 _lib = ctypes.CDLL(str(core_library_path()))
 

@@ -84,6 +84,7 @@ import unicodedata
 import numpy as np
 
 from ffilab import contract
+from ffilab._registry import KERNELS
 from ffilab.routes.numba._kernels import acc_add as _acc_add
 from ffilab.routes.numba._kernels import acc_mean as _acc_mean
 from ffilab.routes.numba._kernels import circle_area as _circle_area
@@ -101,22 +102,8 @@ from ffilab.routes.numba._kernels import scale_array as _scale_array
 from ffilab.routes.numba._kernels import sum_of_squares as _sum_of_squares
 from ffilab.routes.numba._kernels import tokenize_spans as _tokenize_spans
 
-__all__ = [
-    "Accumulator",
-    "circle_area",
-    "compute_distances",
-    "fast_dot",
-    "fast_norm",
-    "fast_sum",
-    "find_nearest_k",
-    "haversine_distance",
-    "haversine_many",
-    "primes",
-    "scale_and_shift",
-    "scale_array",
-    "sum_of_squares",
-    "tokenize_batch",
-]
+# The kernels every route exports: one list, ffilab._registry.KERNELS.
+__all__ = list(KERNELS)
 
 
 def sum_of_squares(n: int, /) -> int:

@@ -27,23 +27,10 @@ import unicodedata
 import numpy as np
 
 from ffilab import contract
+from ffilab._registry import KERNELS
 
-__all__ = [
-    "Accumulator",
-    "circle_area",
-    "compute_distances",
-    "fast_dot",
-    "fast_norm",
-    "fast_sum",
-    "find_nearest_k",
-    "haversine_distance",
-    "haversine_many",
-    "primes",
-    "scale_and_shift",
-    "scale_array",
-    "sum_of_squares",
-    "tokenize_batch",
-]
+# The kernels every route exports: one list, ffilab._registry.KERNELS.
+__all__ = list(KERNELS)
 
 # Elements per block in sum_of_squares: bounds the temporary arrays to 8 MiB each.
 _BLOCK = 1 << 20
