@@ -186,7 +186,10 @@ def test_advise_reads_a_profile_file(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats), str(EXAMPLES / "tiny_calls.py"), "100000", "3"],
                    capture_output=True, check=True, timeout=60)
     report = advise_json(str(stats))
-    assert report["functions"][0]["name"] == "soft_clip"
+    # From a profile alone, the split between a function of tiny calls and its caller rests on
+    # cProfile's per-call cost (subtracted, as measured here): both lead, the tiny one recognised.
+    assert {f["name"] for f in report["functions"][:2]} == {"soft_clip", "total_clipped"}
+    assert next(f for f in report["functions"] if f["name"] == "soft_clip")["kind"] == "many tiny calls"
     assert all(r["how"] == "estimate" for r in report["rows"])
     assert "record" in entry(report, "soft_clip")["skipped"]
 

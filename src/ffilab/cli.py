@@ -319,7 +319,7 @@ def nearest_command(
     lon: Annotated[Optional[float], typer.Argument(help="Longitude, degrees (negative west, e.g. -74.0060).", show_default=False)] = None,
     k: Annotated[int, typer.Option("-k", "--k", help="How many places per query.")] = 5,
     strategy: Annotated[str, typer.Option("--strategy", help="python, numpy, cython, fused or tree (see ffilab.nearest).")] = "tree",
-    threads: Annotated[Optional[int], typer.Option(help="Threads for fused/tree (default: all CPUs).")] = None,
+    threads: Annotated[Optional[int], typer.Option(help="Threads for fused/tree (default: all CPUs; with --engine dask, per Dask task, default 1).")] = None,
     points: Annotated[Optional[Path], typer.Option(help="Search your own points (.csv/.parquet with lat, lon[, name]; .npy; .npz) instead of the gazetteer.")] = None,
     queries: Annotated[Optional[Path], typer.Option(help="A batch of query points (.csv/.parquet/.npy/.npz).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where the batch's answers go (.parquet or .csv), one row per query and rank.")] = None,
@@ -397,7 +397,7 @@ def advise_command(
     results: Annotated[Optional[Path], typer.Option(help="An `ffilab bench` results file for the hand-written routes' overheads (default: a quick measurement now).")] = None,
     confirm: Annotated[bool, typer.Option("--confirm", help="Re-run the program with each verified compiled function swapped in; print the measured overall speedup.")] = False,
     confirm_runs: Annotated[int, typer.Option(help="Runs per variant for --confirm (median).")] = 3,
-    no_try: Annotated[bool, typer.Option("--no-try", help="Profile and estimate only: run the program once, compile nothing.")] = False,
+    no_try: Annotated[bool, typer.Option("--no-try", help="Profile, time and estimate only: compile nothing, record no arguments.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Profile your program and say which route would speed it up, by how much overall, and why."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +164,8 @@ def render_advise(report: dict[str, Any], console: Console) -> None:
                 note = f"[{len(footnotes)}]"
             cells = [r["function"].split(" (")[0], r["route"], r["how"], _status(r), _x(r["function_speedup"]), _overall(r)]
             if confirmed:
-                cells.append(_x(r["confirmed"]))
+                at = r.get("extra", {}).get("predicted_at_confirm")
+                cells.append(_x(r["confirmed"]) + (f" ({_x(at)})" if at else ""))
             cells.append(escape(note))
             table.add_row(*cells)
         console.print(table)
@@ -178,7 +178,9 @@ def render_advise(report: dict[str, Any], console: Console) -> None:
     conf = report.get("confirm")
     if conf:
         base = conf["seconds"].get("original", [])
-        console.print(f"--confirm: {len(base)} runs each, {conf['clock']} time; original {', '.join(_t(s) for s in base)}")
+        console.print(f"--confirm: the program run {len(base)} times as it is ({', '.join(_t(s) for s in base)}, {conf['clock']} time) "
+                      "and as often with each variant swapped in; measured = median as it is / median swapped "
+                      "(in brackets: the prediction at the median time of these runs)")
     rec = report["recommendation"]
     console.print(f"[bold]recommendation:[/] {rec['route']} — {escape(rec['reason'])}")
 
@@ -207,6 +209,3 @@ def render_try(report: dict[str, Any], console: Console) -> None:
     if report.get("p_profile") is not None:
         console.print(f"the function's share of the recorded run (cProfile): {report['p_profile']:.1%} over {report['calls_in_run']:,} calls")
 
-
-if __name__ == "__main__":  # pragma: no cover - the CLI lives in ffilab.cli
-    sys.exit("use `ffilab advise` or `ffilab try`")

@@ -120,7 +120,7 @@ def measure_quick(progress: Callable[[str], None] | None = None) -> RouteCosts:
     # The interpreted call a compiled route replaces: a bare Python function of one argument.
     costs.overhead_s["python def"] = _best_time(_python_call, (1.5,), 0.01)
     times: dict[str, dict[str, float]] = {}
-    infos = {i.name: i for i in ffilab.routes()}
+    infos = {i.name: i for i in ffilab.routes()}  # type: ignore[operator]  # the routes package is callable
     for name in ("python", *HAND_WRITTEN):
         info = infos.get(name)
         if info is None or not info.available:
@@ -255,8 +255,7 @@ def estimate_rows(function: str, costs: RouteCosts, *, total_s: float, part_s: f
         if route in costs.unavailable or route not in costs.overhead_s:
             rows.append(Prediction(function, label, "estimate", "unavailable", note=costs.unavailable.get(route, "not measured")))
             continue
-        speeds = [costs.speedups.get(route, {}).get(k) for k in kernels]
-        speeds = [s for s in speeds if s]
+        speeds = [x for x in (costs.speedups.get(route, {}).get(k) for k in kernels) if x]
         if not speeds:
             rows.append(Prediction(function, label, "estimate", "unavailable",
                                    note="no lesson kernel of this shape measured" if kernels else "arguments of no lesson kernel's shape (floats or ints)"))
@@ -298,8 +297,8 @@ def recommend(rows: list[Prediction], *, waiting_share: float, kinds: dict[str, 
         # calls; a hand-written one is named beside it when even its low estimate is higher.
         r = best_tried
         reason = (f"{r.route} on {r.function}: {r.function_speedup:.3g}x on the function, verified on the recorded calls; "
-                  f"{r.overall:.3g}x overall predicted" + (f", {r.confirmed:.3g}x measured" if r.confirmed else ""))
-        if best_est and best_est.low and best_est.low > r.overall:
+                  f"{r.overall:.3g}x overall predicted" + (f", {r.confirmed:.3g}x measured (--confirm)" if r.confirmed else ""))
+        if best_est and best_est.low and best_est.low > (r.overall or 0.0):
             reason += (f". Written by hand, {best_est.route} could reach {best_est.low:.3g}-{best_est.high:.3g}x overall "
                        "(estimate): worth it only if that gain pays for maintaining native code")
         return r.route, reason

@@ -30,8 +30,10 @@ __all__ = [
     "ProgramError",
     "RunResult",
     "analyse",
+    "classify",
     "load_profile",
     "parse_command",
+    "profiler_bias",
     "run_program",
 ]
 

@@ -287,7 +287,7 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
         # The program's own time, and the time inside each function that does real work per call,
         # from a run with nothing but light timers (a recording wrapper costs at every call).
         heavy = [dict(t.runner_target) for t in timed_targets.values()]
-        progress("running the program again, as it is" + (" with timers on " + ", ".join(h["name"] for h in heavy) if heavy else "")
+        progress("running the program again, as it is" + (" with timers on " + ", ".join(t.name for t in timed_targets.values()) if heavy else "")
                  + ", to time it")
         third = profiling.run_program(opts.command, workdir, time=heavy, quiet=True)
         if third.status != 0:
@@ -360,6 +360,7 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
                 if row.status == "ok" and row.overall is not None and v.swap:
                     swaps[f"{v.route}:{f.name}"] = [dict(target.runner_target, **v.swap)]
                     row.extra["confirm_label"] = f"{v.route}:{f.name}"
+                    row.extra["p"] = part_s / total_s if total_s else None
         if f.label in drivers or f.kind == "waiting":
             continue  # a driver re-runs the program; waiting is not work a route can speed up
         compiled_share = 0.0
@@ -371,17 +372,22 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
         rows += estimate.estimate_rows(f.label, costs, total_s=t_total, part_s=part, calls=f.calls, orig_per_call_s=orig_per_call,
                                        shape=shape, compiled_share=compiled_share)
     if opts.confirm and swaps and opts.command:
-        seconds, problems = _confirm(opts.command, swaps, opts.confirm_runs, clock, workdir, progress)
+        seconds, failures = _confirm(opts.command, swaps, opts.confirm_runs, clock, workdir, progress)
         base = statistics.median(seconds["original"]) if seconds["original"] else None
-        report["confirm"] = {"clock": clock, "seconds": seconds, "problems": problems}
+        report["confirm"] = {"clock": clock, "seconds": seconds, "problems": failures}
         for row in rows:
-            label = row.extra.get("confirm_label")
+            label = str(row.extra.get("confirm_label") or "")
             if label and base and seconds.get(label):
                 row.confirmed = base / statistics.median(seconds[label])
-            if label and label in problems:
-                row.note = (row.note + "; " if row.note else "") + f"--confirm: {problems[label]}"
-            if label and f"{label}:output" in problems:
-                row.note = (row.note + "; " if row.note else "") + f"--confirm: {problems[label + ':output']}"
+                p, speed = row.extra.get("p"), row.function_speedup
+                if p is not None and speed:
+                    # The same prediction (measured p, function speedup, one-time cost) at the
+                    # program's time in these runs: a busy machine changes the time between runs,
+                    # not the share or the speedup.
+                    row.extra["predicted_at_confirm"] = estimate.amdahl(base, p * base, speed, float(row.extra["setup_s"]))
+            for key in (label, f"{label}:output"):
+                if label and key in failures:
+                    row.note = (row.note + "; " if row.note else "") + f"--confirm: {failures[key]}"
     _rank_by_measured_self_time(hot, per_function, report)
     ranked = sorted(rows, key=lambda r: (r.overall is None, -(r.overall or 0.0)))
     report["rows"] = [r.as_dict() for r in ranked]
@@ -471,8 +477,8 @@ def _try(opts: TryOptions, workdir: Path, progress: Progress) -> dict[str, Any]:
         info = next((r for r in res.records if r["name"] == target.name), None)
         if info is None:
             raise ProgramError(f"the program never defined {target.spec} (is it the program's module?)")
-        calls, problems = _load_calls(Path(spec["out"]), info)
-        prof = profiling.analyse(profiling.load_profile(pstats_path))
+        calls, problems = _load_calls(Path(str(spec["out"])), info)
+        prof = profiling.analyse(profiling.load_profile(pstats_path), bias=res.profiler_bias)
         f = next((x for x in prof.functions if x.name == target.name and os.path.realpath(x.file) == os.path.realpath(target.file)), None)
         if f is not None:
             n_calls, p_profile = f.calls, f.p
