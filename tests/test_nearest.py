@@ -471,7 +471,7 @@ def test_cli_batch_local_and_dask(shared_cache: Path, gazetteer: Gazetteer, tmp_
     qa, qo = jittered_points(300, seed=5, gazetteer=gazetteer)
     pacsv.write_csv(pa.table({"lat": qa, "lon": qo}), tmp_path / "points.csv")
     want_idx, want_km = NearestIndex(gazetteer.lats, gazetteer.lons).query_many(qa, qo, 3)
-    for extra, out in (([], "local.parquet"), (["--engine", "dask", "--workers", "1"], "dask.parquet")):
+    for extra, out in (([], "local.parquet"), (["--engine", "dask", "--workers", "1", "--threads", "2"], "dask.parquet")):
         result = CliRunner().invoke(app, ["nearest", "--queries", str(tmp_path / "points.csv"), "-k", "3",
                                           "--out", str(tmp_path / out), *extra])
         assert result.exit_code == 0, result.output

@@ -123,8 +123,11 @@ def _batch(index: NearestIndex, places: Gazetteer | PointSet, opts: NearestOptio
         if opts.engine == "dask":
             from ffilab.nearest.dask_batch import query_dask
 
+            # --threads is honoured here too: the engine threads of each Dask task (the workers'
+            # own threads already run tasks side by side; 1 unless asked).
             idx, dist = query_dask(index, queries.lats, queries.lons, opts.k, scheduler=opts.scheduler,
-                                   n_workers=opts.workers, progress=lambda n: progress.advance(task, n))
+                                   n_workers=opts.workers, threads_per_task=opts.threads or 1,
+                                   progress=lambda n: progress.advance(task, n))
         else:
             idx = np.empty((m, opts.k), dtype=np.int64)
             dist = np.empty((m, opts.k), dtype=np.float64)
