@@ -15,6 +15,8 @@
  *   array     ffl_contract_check_array   native float64, C-contiguous, aligned, [writable], 1-D
  *                                        or (n, 2), checked on the array's C struct, never copied
  *             ffl_contract_check_same_length
+ *   composite ffl_contract_check_query   contract.check_query / check_nearest, in their order
+ *             ffl_contract_check_nearest
  *   status    ffl_contract_raise_status  a C core status code as the contract's exception
  *
  * Order, as in the contract: every conversion that can run Python code (__float__, __index__)
@@ -253,6 +255,48 @@ static inline int ffl_contract_check_same_length(const char *func, PyArrayObject
     return 0;
 }
 
+/* The checked arguments of the many-point haversine kernels (haversine_many, find_nearest_k). */
+typedef struct {
+    double lat, lon;            /* the query point */
+    PyArrayObject *lats, *lons; /* borrowed: the caller's own arrays */
+    int64_t n;                  /* their common length */
+    int64_t k;                  /* find_nearest_k: 0 <= k <= n; 0 otherwise */
+} ffl_contract_query;
+
+static inline int ffl_contract_query_arrays(const char *func, PyObject *lats, PyObject *lons, ffl_contract_query *q) {
+    q->lats = ffl_contract_check_array(func, "lats", lats, 0, FFL_CONTRACT_VECTOR);
+    if (q->lats == NULL) return -1;
+    q->lons = ffl_contract_check_array(func, "lons", lons, 0, FFL_CONTRACT_VECTOR);
+    if (q->lons == NULL) return -1;
+    if (ffl_contract_check_same_length(func, q->lats, q->lons, "lats and lons") < 0) return -1;
+    q->n = (int64_t)PyArray_DIM(q->lats, 0);
+    q->k = 0;
+    return 0;
+}
+
+/* contract.check_query: the query point first (its __float__ may run Python code that changes
+ * the arrays), then the arrays and their lengths. */
+static inline int ffl_contract_check_query(const char *func, PyObject *lat, PyObject *lon, PyObject *lats,
+                                           PyObject *lons, ffl_contract_query *q) {
+    if (ffl_contract_as_real(func, "lat", lat, &q->lat) < 0) return -1;
+    if (ffl_contract_as_real(func, "lon", lon, &q->lon) < 0) return -1;
+    return ffl_contract_query_arrays(func, lats, lons, q);
+}
+
+/* contract.check_nearest: lat, lon, then k's conversion (its __index__ may run Python code too),
+ * then the arrays, last k's range, which needs their length. */
+static inline int ffl_contract_check_nearest(const char *func, PyObject *lat, PyObject *lon, PyObject *lats,
+                                             PyObject *lons, PyObject *k, ffl_contract_query *q) {
+    if (ffl_contract_as_real(func, "lat", lat, &q->lat) < 0) return -1;
+    if (ffl_contract_as_real(func, "lon", lon, &q->lon) < 0) return -1;
+    PyObject *k_int = ffl_contract_to_index(func, "k", k);
+    if (k_int == NULL) return -1;
+    int status = ffl_contract_query_arrays(func, lats, lons, q);
+    if (status == 0) status = ffl_contract_check_k(func, k_int, q->n, &q->k);
+    Py_DECREF(k_int);
+    return status;
+}
+
 #ifdef __cplusplus
 /* The same checks in a C++ binding's idiom: each throws the binding's exception type, which
  * carries the Python error the check has set to the binding's dispatcher (pybind11's
@@ -261,22 +305,6 @@ static inline int ffl_contract_check_same_length(const char *func, PyArrayObject
  *     using contract = ffl_contract::Checks<py::error_already_set>;
  * and calls contract::as_real(func, name, obj.ptr()) and so on. */
 namespace ffl_contract {
-
-/* An owned reference (the int ffl_contract_to_index returned), released when it goes out of
- * scope, so that every exit path between the conversion of k and its range check frees it. */
-class Ref {
-public:
-    explicit Ref(PyObject *p) noexcept : p_(p) {}
-    Ref(Ref &&other) noexcept : p_(other.p_) { other.p_ = nullptr; }
-    Ref(const Ref &) = delete;
-    Ref &operator=(const Ref &) = delete;
-    Ref &operator=(Ref &&) = delete;
-    ~Ref() { Py_XDECREF(p_); }
-    PyObject *get() const noexcept { return p_; }
-
-private:
-    PyObject *p_;
-};
 
 template <class Error>
 struct Checks {
@@ -295,16 +323,6 @@ struct Checks {
         if (ffl_contract_as_index(func, name, obj, maximum, &value) < 0) throw Error();
         return value;
     }
-    static Ref to_index(const char *func, const char *name, PyObject *obj) {
-        PyObject *n = ffl_contract_to_index(func, name, obj);
-        if (n == nullptr) throw Error();
-        return Ref(n);
-    }
-    static int64_t check_k(const char *func, const Ref &k, int64_t n) {
-        int64_t value;
-        if (ffl_contract_check_k(func, k.get(), n, &value) < 0) throw Error();
-        return value;
-    }
     static PyArrayObject *check_array(const char *func, const char *name, PyObject *obj, bool writable = false) {
         PyArrayObject *arr = ffl_contract_check_array(func, name, obj, writable ? 1 : 0, FFL_CONTRACT_VECTOR);
         if (arr == nullptr) throw Error();
@@ -317,6 +335,18 @@ struct Checks {
     }
     static void check_same_length(const char *func, PyArrayObject *a, PyArrayObject *b, const char *names) {
         if (ffl_contract_check_same_length(func, a, b, names) < 0) throw Error();
+    }
+    static ffl_contract_query check_query(const char *func, PyObject *lat, PyObject *lon, PyObject *lats,
+                                          PyObject *lons) {
+        ffl_contract_query q;
+        if (ffl_contract_check_query(func, lat, lon, lats, lons, &q) < 0) throw Error();
+        return q;
+    }
+    static ffl_contract_query check_nearest(const char *func, PyObject *lat, PyObject *lon, PyObject *lats,
+                                            PyObject *lons, PyObject *k) {
+        ffl_contract_query q;
+        if (ffl_contract_check_nearest(func, lat, lon, lats, lons, k, &q) < 0) throw Error();
+        return q;
     }
     static void check_status(const char *func, int status) {
         if (status != FFL_OK) {

@@ -320,22 +320,15 @@ static PyObject *capi_haversine_many(PyObject *Py_UNUSED(module), PyObject *cons
     const char *f = "haversine_many";
     PyObject *argv[4];
     if (parse_args(f, names, 4, 4, args, nargs, kwnames, argv) < 0) return NULL;
-    double lat, lon;
-    if (ffl_contract_as_real(f, "lat", argv[0], &lat) < 0) return NULL;
-    if (ffl_contract_as_real(f, "lon", argv[1], &lon) < 0) return NULL;
-    PyArrayObject *lats = ffl_contract_check_array(f, "lats", argv[2], 0, FFL_CONTRACT_VECTOR);
-    if (lats == NULL) return NULL;
-    PyArrayObject *lons = ffl_contract_check_array(f, "lons", argv[3], 0, FFL_CONTRACT_VECTOR);
-    if (lons == NULL) return NULL;
-    if (ffl_contract_check_same_length(f, lats, lons, "lats and lons") < 0) return NULL;
-    npy_intp n = PyArray_DIM(lats, 0);
-    PyArrayObject *out = new_vector(n, NPY_DOUBLE);
+    ffl_contract_query q;
+    if (ffl_contract_check_query(f, argv[0], argv[1], argv[2], argv[3], &q) < 0) return NULL;
+    PyArrayObject *out = new_vector((npy_intp)q.n, NPY_DOUBLE);
     if (out == NULL) return NULL;
-    const double *pla = (const double *)PyArray_DATA(lats);
-    const double *plo = (const double *)PyArray_DATA(lons);
+    const double *pla = (const double *)PyArray_DATA(q.lats);
+    const double *plo = (const double *)PyArray_DATA(q.lons);
     double *dst = (double *)PyArray_DATA(out);
     int status;
-    FFL_CALL_NOGIL_IF(n, status = ffl_haversine_many(lat, lon, pla, plo, (int64_t)n, dst));
+    FFL_CALL_NOGIL_IF(q.n, status = ffl_haversine_many(q.lat, q.lon, pla, plo, q.n, dst));
     if (status != FFL_OK) {
         Py_DECREF(out);
         return ffl_contract_raise_status(f, status);
@@ -351,37 +344,21 @@ static PyObject *capi_find_nearest_k(PyObject *Py_UNUSED(module), PyObject *cons
     const char *f = "find_nearest_k";
     PyObject *argv[5];
     if (parse_args(f, names, 5, 5, args, nargs, kwnames, argv) < 0) return NULL;
-    double lat, lon;
-    if (ffl_contract_as_real(f, "lat", argv[0], &lat) < 0) return NULL;
-    if (ffl_contract_as_real(f, "lon", argv[1], &lon) < 0) return NULL;
-    /* k's __index__ may run Python code that changes the arrays: convert it before they are
-     * checked, and check its range, which needs their length, after (contract.check_nearest). */
-    PyObject *k_int = ffl_contract_to_index(f, "k", argv[4]);
-    if (k_int == NULL) return NULL;
-    PyArrayObject *lats = ffl_contract_check_array(f, "lats", argv[2], 0, FFL_CONTRACT_VECTOR);
-    PyArrayObject *lons = lats != NULL ? ffl_contract_check_array(f, "lons", argv[3], 0, FFL_CONTRACT_VECTOR) : NULL;
-    if (lons == NULL || ffl_contract_check_same_length(f, lats, lons, "lats and lons") < 0) {
-        Py_DECREF(k_int);
-        return NULL;
-    }
-    npy_intp n = PyArray_DIM(lats, 0);
-    int64_t k;
-    /* contract.check_k: k has no maximum of its own, so any k > n (however large) is ValueError.
-     * k_int is an exact int: converting it again runs no Python code. */
-    int k_status = ffl_contract_check_k(f, k_int, (int64_t)n, &k);
-    Py_DECREF(k_int);
-    if (k_status < 0) return NULL;
+    /* lat, lon and k's conversions (which may run Python code that changes the arrays) come
+     * before the arrays are checked; k's range, which needs their length, after. */
+    ffl_contract_query q;
+    if (ffl_contract_check_nearest(f, argv[0], argv[1], argv[2], argv[3], argv[4], &q) < 0) return NULL;
 
     PyObject *result = NULL;
-    PyArrayObject *idx = new_vector((npy_intp)k, NPY_INT64);
-    PyArrayObject *dist = idx != NULL ? new_vector((npy_intp)k, NPY_DOUBLE) : NULL;
+    PyArrayObject *idx = new_vector((npy_intp)q.k, NPY_INT64);
+    PyArrayObject *dist = idx != NULL ? new_vector((npy_intp)q.k, NPY_DOUBLE) : NULL;
     if (dist == NULL) goto done;
-    const double *pla = (const double *)PyArray_DATA(lats);
-    const double *plo = (const double *)PyArray_DATA(lons);
+    const double *pla = (const double *)PyArray_DATA(q.lats);
+    const double *plo = (const double *)PyArray_DATA(q.lons);
     int64_t *pidx = (int64_t *)PyArray_DATA(idx);
     double *pdist = (double *)PyArray_DATA(dist);
     int status;
-    FFL_CALL_NOGIL_IF(n, status = ffl_find_nearest_k(lat, lon, pla, plo, (int64_t)n, k, pidx, pdist));
+    FFL_CALL_NOGIL_IF(q.n, status = ffl_find_nearest_k(q.lat, q.lon, pla, plo, q.n, q.k, pidx, pdist));
     if (status != FFL_OK) {
         ffl_contract_raise_status(f, status);
         goto done;

@@ -237,17 +237,13 @@ double haversine_distance(nb::handle lat1, nb::handle lon1, nb::handle lat2, nb:
 
 Vector<double> haversine_many(nb::handle lat_obj, nb::handle lon_obj, nb::handle lats_obj, nb::handle lons_obj) {
     const char *f = "haversine_many";
-    const double lat = contract::as_real(f, "lat", lat_obj.ptr());
-    const double lon = contract::as_real(f, "lon", lon_obj.ptr());
-    PyArrayObject *lats = contract::check_array(f, "lats", lats_obj.ptr());
-    PyArrayObject *lons = contract::check_array(f, "lons", lons_obj.ptr());
-    contract::check_same_length(f, lats, lons, "lats and lons");
-    const int64_t n = length_of(lats);
+    const ffl_contract_query q = contract::check_query(f, lat_obj.ptr(), lon_obj.ptr(), lats_obj.ptr(), lons_obj.ptr());
+    const int64_t n = q.n;
     auto out = allocate<double>(f, n);
     int status;
     {
         ReleaseGilIf release(n);
-        status = ffl_haversine_many(lat, lon, data_of(lats), data_of(lons), n, out.get());
+        status = ffl_haversine_many(q.lat, q.lon, data_of(q.lats), data_of(q.lons), n, out.get());
     }
     contract::check_status(f, status);
     return hand_to_numpy(out, n);
@@ -256,22 +252,18 @@ Vector<double> haversine_many(nb::handle lat_obj, nb::handle lon_obj, nb::handle
 nb::tuple find_nearest_k(nb::handle lat_obj, nb::handle lon_obj, nb::handle lats_obj, nb::handle lons_obj,
                          nb::handle k_obj) {
     const char *f = "find_nearest_k";
-    const double lat = contract::as_real(f, "lat", lat_obj.ptr());
-    const double lon = contract::as_real(f, "lon", lon_obj.ptr());
-    // k's __index__ may run Python code that changes the arrays: convert it before they are
-    // checked, and check its range, which needs their length, after (contract.check_nearest).
-    const ffl_contract::Ref k_int = contract::to_index(f, "k", k_obj.ptr());
-    PyArrayObject *lats = contract::check_array(f, "lats", lats_obj.ptr());
-    PyArrayObject *lons = contract::check_array(f, "lons", lons_obj.ptr());
-    contract::check_same_length(f, lats, lons, "lats and lons");
-    const int64_t n = length_of(lats);
-    const int64_t k = contract::check_k(f, k_int, n);
+    // lat, lon and k's conversions (which may run Python code that changes the arrays) come
+    // before the arrays are checked; k's range, which needs their length, after.
+    const ffl_contract_query q =
+        contract::check_nearest(f, lat_obj.ptr(), lon_obj.ptr(), lats_obj.ptr(), lons_obj.ptr(), k_obj.ptr());
+    const int64_t n = q.n;
+    const int64_t k = q.k;
     auto idx = allocate<int64_t>(f, k);
     auto dist = allocate<double>(f, k);
     int status;
     {
         ReleaseGilIf release(n);
-        status = ffl_find_nearest_k(lat, lon, data_of(lats), data_of(lons), n, k, idx.get(), dist.get());
+        status = ffl_find_nearest_k(q.lat, q.lon, data_of(q.lats), data_of(q.lons), n, k, idx.get(), dist.get());
     }
     contract::check_status(f, status);
     // Both arrays are built before the tuple, so an exception in between frees what remains.

@@ -198,18 +198,14 @@ double haversine_distance(py::handle lat1, py::handle lon1, py::handle lat2, py:
 py::array_t<double> haversine_many(py::handle lat_obj, py::handle lon_obj, py::handle lats_obj,
                                    py::handle lons_obj) {
     const char *f = "haversine_many";
-    const double lat = contract::as_real(f, "lat", lat_obj.ptr());
-    const double lon = contract::as_real(f, "lon", lon_obj.ptr());
-    PyArrayObject *lats = contract::check_array(f, "lats", lats_obj.ptr());
-    PyArrayObject *lons = contract::check_array(f, "lons", lons_obj.ptr());
-    contract::check_same_length(f, lats, lons, "lats and lons");
-    const int64_t n = length_of(lats);
+    const ffl_contract_query q = contract::check_query(f, lat_obj.ptr(), lon_obj.ptr(), lats_obj.ptr(), lons_obj.ptr());
+    const int64_t n = q.n;
     py::array_t<double> out(static_cast<py::ssize_t>(n));
     double *out_data = out.mutable_data();
     int status;
     {
         ReleaseGilIf release(n >= kReleaseGilMinWork);
-        status = ffl_haversine_many(lat, lon, data_of(lats), data_of(lons), n, out_data);
+        status = ffl_haversine_many(q.lat, q.lon, data_of(q.lats), data_of(q.lons), n, out_data);
     }
     contract::check_status(f, status);
     return out;
@@ -218,16 +214,12 @@ py::array_t<double> haversine_many(py::handle lat_obj, py::handle lon_obj, py::h
 py::tuple find_nearest_k(py::handle lat_obj, py::handle lon_obj, py::handle lats_obj, py::handle lons_obj,
                          py::handle k_obj) {
     const char *f = "find_nearest_k";
-    const double lat = contract::as_real(f, "lat", lat_obj.ptr());
-    const double lon = contract::as_real(f, "lon", lon_obj.ptr());
-    // k's __index__ may run Python code that changes the arrays: convert it before they are
-    // checked, and check its range, which needs their length, after (contract.check_nearest).
-    const ffl_contract::Ref k_int = contract::to_index(f, "k", k_obj.ptr());
-    PyArrayObject *lats = contract::check_array(f, "lats", lats_obj.ptr());
-    PyArrayObject *lons = contract::check_array(f, "lons", lons_obj.ptr());
-    contract::check_same_length(f, lats, lons, "lats and lons");
-    const int64_t n = length_of(lats);
-    const int64_t k = contract::check_k(f, k_int, n);
+    // lat, lon and k's conversions (which may run Python code that changes the arrays) come
+    // before the arrays are checked; k's range, which needs their length, after.
+    const ffl_contract_query q =
+        contract::check_nearest(f, lat_obj.ptr(), lon_obj.ptr(), lats_obj.ptr(), lons_obj.ptr(), k_obj.ptr());
+    const int64_t n = q.n;
+    const int64_t k = q.k;
     py::array_t<int64_t> idx(static_cast<py::ssize_t>(k));
     py::array_t<double> dist(static_cast<py::ssize_t>(k));
     int64_t *idx_data = idx.mutable_data();
@@ -235,7 +227,7 @@ py::tuple find_nearest_k(py::handle lat_obj, py::handle lon_obj, py::handle lats
     int status;
     {
         ReleaseGilIf release(n >= kReleaseGilMinWork);
-        status = ffl_find_nearest_k(lat, lon, data_of(lats), data_of(lons), n, k, idx_data, dist_data);
+        status = ffl_find_nearest_k(q.lat, q.lon, data_of(q.lats), data_of(q.lons), n, k, idx_data, dist_data);
     }
     contract::check_status(f, status);
     return py::make_tuple(idx, dist);
