@@ -37,7 +37,11 @@ def test_guard_labels_a_row_whose_time_does_not_grow() -> None:
     assert closed["closed_form"] and "removed the loop" in closed["notes"][0]
     loop = {"median_s": 1.0e-3, "notes": [], "closed_form": False}
     bench.apply_closed_form_guard(loop, [2.0e-3, 2.1e-3, 1.9e-3])
-    assert not loop["closed_form"] and loop["notes"] == [] and loop["doubling_ratio"] == 2.0
+    assert not loop["closed_form"] and loop["notes"] == [] and loop["doubling_ratio"] == pytest.approx(1.9)
+    # The fastest values decide: a loaded machine slows some values, never speeds them up.
+    noisy = {"median_s": 1.3e-3, "samples_s": [1.0e-3, 1.3e-3, 1.6e-3], "notes": [], "closed_form": False}
+    bench.apply_closed_form_guard(noisy, [2.0e-3, 2.4e-3, 1.9e-3])
+    assert not noisy["closed_form"] and noisy["doubling_ratio"] == pytest.approx(1.9)
 
 
 def test_crossovers_need_to_hold_at_every_larger_size() -> None:

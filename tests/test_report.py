@@ -310,3 +310,21 @@ def test_feature_sections_are_rendered(tmp_path: Path) -> None:
     assert "unavailable: install ffilab[bench]" in tok
     assert "NOT met: fastest route vs the reference (measured 7.70x; target 10.0x)" in tok
     assert "3.70x" in markdown and "4.80x" in markdown and "2.985x" in markdown
+
+
+def test_format_3_overhead_shows_multiples_of_the_runs_abs() -> None:
+    data = synthetic_results()
+    data["format"] = "ffilab-bench/3"
+    for row in data["overhead"]:
+        if row.get("median_s"):
+            row["ratio_to_abs"] = row["median_s"] / 15e-9
+    from ffilab.report import tables
+
+    results = results_from_dict(data)
+    overhead = tables.overhead_table(results)
+    floors = tables.floor_table(results)
+    assert overhead is not None and floors is not None
+    assert "x: the same run's builtin abs" in overhead.caption
+    assert any("x1.00" in cell for row in floors.rows for cell in row)  # abs against itself
+    # Format 2 files (no ratios) render as before.
+    assert "builtin abs" not in str(tables.overhead_table(results_from_dict(synthetic_results())).caption)

@@ -57,17 +57,24 @@ def overhead_table(results: Results) -> Table | None:
     calls = [c for c in CALL_KINDS if c in found] + sorted(found - set(CALL_KINDS))
     cells: dict[tuple[str, str], str] = {}
     for row in rows:
-        cells[(str(row.get("route")), str(row.get("call")))] = _median_iqr(row) if is_ok(row) else "not measured"
+        cells[(str(row.get("route")), str(row.get("call")))] = _median_iqr(row) + _times_abs(row) if is_ok(row) else "not measured"
     routes = [r for r in results.route_order() if any(route == r for route, _ in cells)]
     what = {str(r.get("call")): f"{r.get('kernel', '')}({r.get('args', '')})" for r in rows}
     body = [[route, *(cells.get((route, c), MISSING) for c in calls)] for route in routes]
+    with_ratio = any(r.get("ratio_to_abs") is not None for r in rows)
     return Table(
         ["route", *(f"{c}: {what[c]}" for c in calls)],
         body,
-        caption="Median time per call (interquartile range)",
+        caption="Median time per call (interquartile range)" + ("; x: the same run's builtin abs" if with_ratio else ""),
         numeric=set(range(1, len(calls) + 1)),
         notes=_notes_for([r for r in rows if is_ok(r)]),
     )
+
+
+def _times_abs(row: dict[str, Any]) -> str:
+    """`` x1.23``: the row as a multiple of its run's ``abs`` floor (results format 3), else ""."""
+    ratio = number(row.get("ratio_to_abs"))
+    return f" x{ratio:.2f}" if ratio is not None else ""
 
 
 def floor_table(results: Results) -> Table | None:
@@ -76,7 +83,7 @@ def floor_table(results: Results) -> Table | None:
     if not rows:
         return None
     body = [
-        [str(r.get("call")), str(r.get("kernel", "")), _median_iqr(r) if is_ok(r) else str(r.get("status"))]
+        [str(r.get("call")), str(r.get("kernel", "")), _median_iqr(r) + _times_abs(r) if is_ok(r) else str(r.get("status"))]
         for r in rows
     ]
     return Table(["floor", "what is timed", "median (IQR)"], body, caption="Floors", numeric={2},
