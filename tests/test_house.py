@@ -209,14 +209,17 @@ def test_route_stubs_reuse_the_shared_stub(stub: Path) -> None:
 
 def test_stubs_type_check_the_routes(tmp_path: Path) -> None:
     # mypy reads the stubs as a user's type checker would: the shared signatures reach every
-    # route's module, and a route's own optional kernel stays its own.
+    # route's module and, through its star import, the route package; a route's own optional
+    # kernel stays its own.
     use = tmp_path / "use.py"
     use.write_text(textwrap.dedent("""\
         from ffilab.routes.capi import _ext as capi
         from ffilab.routes.nanobind import _ext as nb
         from ffilab.routes.pyo3 import _ext as rs
+        from ffilab.routes import pybind11
 
         n: int = capi.sum_of_squares(3)
+        s: float = pybind11.circle_area(1.0)
         t: float = nb.Accumulator(1.0).total
         rs.tokenize_arrow(["a"])
         capi.circle_area("x")

@@ -9,22 +9,9 @@ around every loop, and arrays are used in place through the NumPy C API, never c
 from __future__ import annotations
 
 from ffilab._registry import KERNELS
-from ffilab.routes.capi._ext import (
-    Accumulator,
-    circle_area,
-    compute_distances,
-    fast_dot,
-    fast_norm,
-    fast_sum,
-    find_nearest_k,
-    haversine_distance,
-    haversine_many,
-    primes,
-    scale_and_shift,
-    scale_array,
-    sum_of_squares,
-    tokenize_batch,
-)
+# The compiled kernels themselves, re-exported unchanged: their names are ffilab.KERNELS
+# (__all__ below), their types the shared stub's (routes/_kernels.pyi, through _ext.pyi).
+from ffilab.routes.capi._ext import *  # noqa: F403
 # The optional kernel (ffilab._registry.OPTIONAL_KERNELS): exported, outside __all__, which
 # lists the kernels every route has.
 from ffilab.routes.capi._ext import tokenize_arrow as tokenize_arrow

@@ -10,22 +10,9 @@ the same C compiler flags as every other route.
 from __future__ import annotations
 
 from ffilab._registry import KERNELS
-from ffilab.routes.cython._ext import (
-    Accumulator,
-    circle_area,
-    compute_distances,
-    fast_dot,
-    fast_norm,
-    fast_sum,
-    find_nearest_k,
-    haversine_distance,
-    haversine_many,
-    primes,
-    scale_and_shift,
-    scale_array,
-    sum_of_squares,
-    tokenize_batch,
-)
+# The compiled kernels themselves, re-exported unchanged: their names are ffilab.KERNELS
+# (__all__ below), their types the shared stub's (routes/_kernels.pyi, through _ext.pyi).
+from ffilab.routes.cython._ext import *  # noqa: F403
 
 # The kernels every route exports: one list, ffilab._registry.KERNELS.
 __all__ = list(KERNELS)
