@@ -44,6 +44,9 @@ from typing import Any
 
 __all__ = ["FFI_ROUTES", "core_calls", "python_code_in", "route_problem"]
 
+#: The base class of ctypes' foreign function pointers (private in ctypes, public in behaviour).
+_C_FUNCTION_POINTER: type = getattr(ctypes, "_CFuncPtr")
+
 #: Routes whose kernels are Python wrappers over the C core by design, proved by a call.
 FFI_ROUTES: tuple[str, ...] = ("ctypes", "cffi_abi", "cffi_api")
 
@@ -98,7 +101,7 @@ def python_code_in(obj: Any, _depth: int = 0) -> str:
         code = getattr(obj, "__code__", None)
         where = f" ({code.co_name} in {code.co_filename})" if code is not None else ""
         return f"a Python function{where}"
-    if isinstance(obj, ctypes._CFuncPtr) and not isinstance(obj, type):
+    if isinstance(obj, _C_FUNCTION_POINTER) and not isinstance(obj, type):
         # A C function pointer may be a ctypes callback over a Python function; an extension
         # route's kernel is never one.
         return "a ctypes function pointer (possibly a callback into Python)"
@@ -209,7 +212,7 @@ def _jit_problem(module: ModuleType) -> str:
         from numba.core import config as numba_config
     except ImportError as exc:
         return f"Numba cannot be imported: {exc}"
-    if numba_config.DISABLE_JIT:
+    if getattr(numba_config, "DISABLE_JIT", 0):
         return ("NUMBA_DISABLE_JIT=1: @njit returns plain Python functions here, so every kernel calls no Numba "
                 "dispatcher: its work would run in the interpreter")
     from ffilab.bench._jit import called_dispatchers, jit_problem

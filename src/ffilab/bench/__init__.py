@@ -477,7 +477,7 @@ class _SectionClock:
 def run(config: Config, progress: Callable[[str], None] = lambda _: None, pyperf_out: Path | None = None) -> dict[str, Any]:
     """Run the benchmark and return the results (format ``ffilab-bench/3``)."""
     clock = _SectionClock()
-    infos = ffilab.routes()
+    infos = _registry.routes()
     wanted = config.routes or [i.name for i in infos]
     unknown = set(wanted) - {i.name for i in infos}
     if unknown:

@@ -60,11 +60,10 @@ def agreement(routes: list[str] | None = None, *, processes: int = 3, rounds: in
         A median, minus 1), ``change_ratio`` (the same for the multiples of abs), ``harness``
         (each run's loop cost per call) and ``abs_s`` (each run's abs median), ``paths``.
     """
-    import ffilab
     from ffilab import _registry, bench
     from ffilab.compare import _compare_data
 
-    infos = ffilab.routes()
+    infos = _registry.routes()
     names = routes or [i.name for i in infos if i.available]
     config = bench.Config(routes=names, throughput=False, sweep=False, startup=False, nearest=False, tokenize=False,
                           timer=timer, overhead_processes=processes, overhead_rounds=rounds)

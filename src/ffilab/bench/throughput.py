@@ -96,6 +96,11 @@ def measure(benchmarks: dict[str, tuple[Callable[..., Any], Callable[[], tuple[A
     return {"samples": samples, "loops": loops}
 
 
+def _sized(make: Callable[[int], tuple[Any, ...]], n: int) -> Callable[[], tuple[Any, ...]]:
+    """``make`` bound to the size ``n``."""
+    return lambda: make(n)
+
+
 def main(argv: list[str] | None = None) -> None:
     """The worker's command line (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m ffilab.bench.throughput", description=__doc__.splitlines()[0])
@@ -121,9 +126,9 @@ def main(argv: list[str] | None = None) -> None:
         benchmarks[f"throughput/{route}/{work.key}"] = (fn, work.make_args)
         for (v_route, variant, v_kernel), (v_fn, v_args) in VARIANTS.items():
             if v_route == route and v_kernel == work.kernel:
-                benchmarks[f"variant/{route}/{variant}/{work.key}"] = (v_fn, lambda v_args=v_args, n=work.n: v_args(n))
+                benchmarks[f"variant/{route}/{variant}/{work.key}"] = (v_fn, _sized(v_args, work.n))
         if work.kernel == "sum_of_squares" and route != "python":
-            benchmarks[f"guard/{route}/{work.key}"] = (fn, lambda n=work.n: (2 * n,))
+            benchmarks[f"guard/{route}/{work.key}"] = (fn, _sized(lambda n: (n,), 2 * work.n))
     json.dump(measure(benchmarks, args.values, args.min_time, args.timer, interleave=args.mode != "full"), sys.stdout)
 
 
