@@ -280,6 +280,13 @@ def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
         for (kern, name), cells in sorted(cross.items()):
             table.add_row(kern, name, cells.get("python", "-"), cells.get("numpy", "-"))
         console.print(table)
+    for p in results.get("scaling_problems") or []:
+        where = f" at n={p['n']:,}" if p.get("n") else ""
+        console.print(f"[yellow]sweep: {escape(str(p['route']))} {escape(str(p['kernel']))}{where}: {escape(str(p['status']))}[/]")
+    for g in results.get("scaling_guard") or []:
+        if g.get("closed_form"):
+            console.print(f"[yellow]sweep: {escape(str(g['route']))} {g['kernel']} is a closed form (x{g['ratio']:.2f} for "
+                          f"{g['factor']}n): its rows are not loop speed and make no crossover[/]")
     if results["build"]:
         table = Table(title="Size and start-up", title_justify="left")
         for col in ("route", "binary size", "import time", "build time"):
