@@ -191,6 +191,8 @@ def reduce_numba_error(message: str, target: Target | None = None) -> str:
         problem = problem[:raised.start()].strip()
         if not where:
             where = f"line {raised.group(2)}" + _source_line(raised.group(1), int(raised.group(2)))
+    # Numba's internal variable names ('$phi58.3.2') and the repeated location mean nothing to a user.
+    problem = re.sub(r"\s+for '\$[^']*'(, defined at .*)?$", "", problem)
     problem = _short_types(problem)
     if len(problem) > 300:
         problem = problem[:297] + "..."

@@ -251,7 +251,7 @@ def estimate_rows(function: str, costs: RouteCosts, *, total_s: float, part_s: f
     fixed = orig_per_call_s * compiled_share
     work = max(orig_per_call_s - fixed - py_call, 0.0)
     for route in HAND_WRITTEN:
-        label = "cython (typed by hand)" if route == "cython" else route
+        label = "cython (by hand)" if route == "cython" else route
         if route in costs.unavailable or route not in costs.overhead_s:
             rows.append(Prediction(function, label, "estimate", "unavailable", note=costs.unavailable.get(route, "not measured")))
             continue
@@ -310,7 +310,8 @@ def recommend(rows: list[Prediction], *, waiting_share: float, kinds: dict[str, 
     hot = next(iter(kinds), "")
     kind = kinds.get(hot, "")
     if kind == "NumPy":
-        return "none", f"{hot} already spends its time in NumPy's compiled loops: no route gains more than {max((r.overall or 1) for r in rows):.2g}x; look for a better algorithm"
+        best = max([r.overall or 1.0 for r in rows if r.status == "ok"] or [1.0])
+        return "none", f"{hot} already spends its time in NumPy's compiled loops: no route gains more than {best:.3g}x; look for a better algorithm"
     if kind == "many tiny calls":
         caller = callers.get(hot)
         move = f" (e.g. compile its caller {caller})" if caller else ""

@@ -193,6 +193,8 @@ class FunctionStat:
     loops: bool | None
     kind: str = ""
     p: float = 0.0
+    raw_share: float = 0.0
+    raw_per_call_s: float = 0.0
 
     @property
     def label(self) -> str:
@@ -304,7 +306,9 @@ def classify(fn: FunctionStat) -> str:
     own_per_call = fn.own_s / fn.calls if fn.calls else 0.0
     if fn.cum_s > 0 and (fn.numpy_s >= 0.5 * fn.cum_s or (fn.numpy_s > 0 and fn.loops is False and own_per_call >= 1e-4)):
         return "NumPy"
-    if fn.per_call_s < TINY_CALL_S:
+    # cProfile's uncorrected time per call: the correction can only make a call look cheaper,
+    # and the 10 us threshold is far from both kinds, so the uncorrected time decides safely.
+    if (fn.raw_per_call_s or fn.per_call_s) < TINY_CALL_S:
         return "many tiny calls"
     return "heavy work per call"
 
@@ -344,6 +348,7 @@ def profiler_bias() -> tuple[float, float]:
         callee = next(v for k, v in st.items() if k[2] == "_empty")[2] / n
         caller = next(v for k, v in st.items() if k[2] == "_calls")[2] / n
         pair = (max(callee - true_call, 0.0), max(caller - true_loop, 0.0))
+        # The smallest of three (see _runner._profiler_bias: too little is the safer error).
         best = pair if best is None or sum(pair) < sum(best) else best
     assert best is not None
     return best
@@ -409,8 +414,10 @@ def analyse(stats: pstats.Stats, source: str = "", bias: tuple[float, float] | N
         cProfile's cost per call measured where the profile was made (the child runner measures
         it right after the run); by default measured now, in this process.
     """
-    raw: dict[tuple[str, int, str], Any] = _debias(stats.stats, bias or profiler_bias())  # type: ignore[attr-defined]
+    measured: dict[tuple[str, int, str], Any] = stats.stats  # type: ignore[attr-defined]
+    raw: dict[tuple[str, int, str], Any] = _debias(measured, bias or profiler_bias())
     lib = _library_dirs()
+    measured_total = sum(v[2] for v in measured.values()) or 1e-12
     total = sum(v[2] for v in raw.values()) or 1e-12
     callees: dict[tuple[str, int, str], dict[tuple[str, int, str], float]] = {}
     for callee, (_cc, _nc, _tt, _ct, callers) in raw.items():
@@ -452,8 +459,12 @@ def analyse(stats: pstats.Stats, source: str = "", bias: tuple[float, float] | N
             callers=[c for c, _e in sorted(callers.items(), key=lambda kv: -kv[1][3]) if user[c]],
             loops=_has_loop(key[0], key[1], key[2], ast_cache),
         )
+        fn.raw_per_call_s = measured[key][3] / nc if nc else 0.0
         fn.kind = classify(fn)
         fn.p = ct / total
+        # The share of the run cProfile itself reported, before its own cost was subtracted:
+        # a second opinion for choosing the functions to examine (see session._candidates).
+        fn.raw_share = (measured[key][2] + sum(measured[c][4][key][3] for c in callees.get(key, {}) if not user[c])) / measured_total
         functions.append(fn)
     functions.sort(key=lambda f: -f.own_s)
     waiting = sum(v[2] for k, v in raw.items() if _is_waiting(k))
