@@ -352,6 +352,43 @@ def test_the_c_folding_refuses_what_needs_python() -> None:
     assert fold("Straße") == "strasse" and fold("ΣΊΣ") == "σίσ" and fold("가각") == "가각"
 
 
+class _TokArrow(ctypes.Structure):
+    """ffl_tokarrow of csrc/ffilab_tokenize_arrow.h."""
+
+    _fields_ = [("bytes", ctypes.c_void_p), ("n_bytes", ctypes.c_int64), ("bytes_cap", ctypes.c_int64),
+                ("token_offsets", ctypes.c_void_p), ("n_tokens", ctypes.c_int64), ("tokens_cap", ctypes.c_int64),
+                ("list_offsets", ctypes.c_void_p), ("n_lists", ctypes.c_int64), ("lists_cap", ctypes.c_int64),
+                ("masks", ctypes.c_void_p), ("masks_cap", ctypes.c_int64), ("tmp", ctypes.c_void_p),
+                ("tmp_cap", ctypes.c_int64)]
+
+
+def test_the_core_refuses_a_batch_past_2_gib() -> None:
+    # list<string> has int32 offsets: a text that could carry the batch's tokens past 2 GiB is
+    # refused (-FFL_EOVERFLOW, OverflowError in the bindings) before anything is written.  The
+    # batch's size is set by hand: 2 GiB of real tokens is no test to run a thousand times.
+    from ffilab.routes._clib import core_library_path
+
+    lib = ctypes.CDLL(str(core_library_path()))
+    append, free = lib.ffl_tokarrow_append, lib.ffl_tokarrow_free
+    append.restype = ctypes.c_int
+    append.argtypes = [ctypes.POINTER(_TokArrow), ctypes.c_char_p, ctypes.c_int, ctypes.c_int64, ctypes.c_int,
+                       ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64]
+    free.argtypes = [ctypes.POINTER(_TokArrow)]
+    classes = ffilab.contract.char_classes()
+    b = _TokArrow()
+    text = b"hello world 12"
+    assert append(ctypes.byref(b), text, 1, len(text), 1, classes, 64, b"<num>", 5) == 0
+    assert (b.n_lists, b.n_tokens) == (1, 3)
+    kept = (b.n_bytes, b.n_tokens, b.n_lists)
+    b.n_bytes = 2**31 - 40  # as if the batch already held that much
+    assert append(ctypes.byref(b), text, 1, len(text), 1, classes, 64, b"<num>", 5) == -2  # -FFL_EOVERFLOW
+    assert (b.n_tokens, b.n_lists) == kept[1:]  # nothing appended
+    b.n_bytes = kept[0]
+    assert append(ctypes.byref(b), b"x", 3, 1, 0, classes, 64, b"<num>", 5) == -1  # a bad kind: -FFL_EINVAL
+    free(ctypes.byref(b))
+    assert not b.bytes and b.n_lists == 0
+
+
 # --- Leaks: the buffers' owner is freed when the array dies ----------------------------------------
 
 
