@@ -98,26 +98,35 @@ static inline int utf8_put(uint8_t *out, uint32_t c) {
 /* Strict UTF-8: the code point at s[*i] (advancing *i), or -1 for an invalid sequence (overlong,
  * surrogate, above U+10FFFF, truncated), as Python's "strict" decoder would refuse. */
 static inline int64_t utf8_next(const uint8_t *s, int64_t n, int64_t *i) {
-    const uint8_t b0 = s[*i];
+    const int64_t at = *i;
+    const uint8_t b0 = s[at];
     if (b0 < 0x80) {
-        (*i)++;
+        *i = at + 1;
         return b0;
     }
-    int64_t len;
-    uint32_t cp, min;
-    if ((b0 & 0xE0) == 0xC0) { len = 2; cp = b0 & 0x1F; min = 0x80; }
-    else if ((b0 & 0xF0) == 0xE0) { len = 3; cp = b0 & 0x0F; min = 0x800; }
-    else if ((b0 & 0xF8) == 0xF0) { len = 4; cp = b0 & 0x07; min = 0x10000; }
-    else return -1;
-    if (*i + len > n) return -1;
-    for (int64_t k = 1; k < len; k++) {
-        const uint8_t b = s[*i + k];
-        if ((b & 0xC0) != 0x80) return -1;
-        cp = (cp << 6) | (b & 0x3F);
+    /* One branch per length, unrolled: most non-ASCII text is 2- or 3-byte sequences. */
+    if (b0 < 0xE0) {
+        if (b0 < 0xC2 || at + 1 >= n || (s[at + 1] & 0xC0) != 0x80) return -1; /* 0xC0, 0xC1: overlong */
+        *i = at + 2;
+        return ((int64_t)(b0 & 0x1F) << 6) | (s[at + 1] & 0x3F);
     }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return -1;
-    *i += len;
-    return cp;
+    if (b0 < 0xF0) {
+        if (at + 2 >= n || (s[at + 1] & 0xC0) != 0x80 || (s[at + 2] & 0xC0) != 0x80) return -1;
+        const int64_t cp = ((int64_t)(b0 & 0x0F) << 12) | ((int64_t)(s[at + 1] & 0x3F) << 6) | (s[at + 2] & 0x3F);
+        if (cp < 0x800 || (cp >= 0xD800 && cp < 0xE000)) return -1;
+        *i = at + 3;
+        return cp;
+    }
+    if (b0 < 0xF5) {
+        if (at + 3 >= n || (s[at + 1] & 0xC0) != 0x80 || (s[at + 2] & 0xC0) != 0x80 || (s[at + 3] & 0xC0) != 0x80)
+            return -1;
+        const int64_t cp = ((int64_t)(b0 & 0x07) << 18) | ((int64_t)(s[at + 1] & 0x3F) << 12) |
+                           ((int64_t)(s[at + 2] & 0x3F) << 6) | (s[at + 3] & 0x3F);
+        if (cp < 0x10000 || cp > 0x10FFFF) return -1;
+        *i = at + 4;
+        return cp;
+    }
+    return -1;
 }
 
 /* The scan, one per code-unit width (and one for ASCII, lowercased as it is copied).
