@@ -147,7 +147,8 @@ FFL_API int64_t ffl_tokarrow_casefold(const void *data, int kind, int64_t length
 FFL_API int ffl_is_ascii(const uint8_t *data, int64_t n);
 
 /* Move the buffers into a list<string> Arrow array: *schema and *array are filled (their release
- * callbacks free everything) and b is left empty.  Returns 0 or -FFL_ENOMEM (b untouched). */
+ * callbacks free everything) and b is left empty but for its scratch (masks, tmp), which
+ * ffl_tokarrow_free still frees.  Returns 0 or -FFL_ENOMEM (b untouched). */
 FFL_API int ffl_tokarrow_export(ffl_tokarrow *b, struct ArrowSchema *schema, struct ArrowArray *array);
 
 #ifdef __cplusplus

@@ -339,6 +339,48 @@ static PyObject *ffl_tokarrow_nfkc(const ffl_tokpy_cache *cache, PyObject *text)
     return nfkc;
 }
 
+/* Scratch buffers kept between calls: a batch of 65,536 records needs a few MB of them, and fresh
+ * memory each call costs page faults (the kernel zeroes every page: measured, 6-10% of a call).
+ * A few sets are kept in a pool, taken and given back with the GIL held (so no lock is needed,
+ * and a thread that ends leaks nothing); a set over FFL_TOKARROW_KEEP_BYTES is freed instead, so
+ * that one huge batch does not pin its memory for the life of the process. */
+typedef struct {
+    uint32_t *scratch, *scratch2;
+    int64_t scratch_have, scratch2_have;
+    uint64_t *masks;
+    int64_t masks_cap;
+    uint8_t *tmp;
+    int64_t tmp_cap;
+} ffl_tokarrow_scratch;
+
+#define FFL_TOKARROW_POOL 4
+#define FFL_TOKARROW_KEEP_BYTES ((int64_t)32 << 20)
+static ffl_tokarrow_scratch ffl_tokarrow_pool[FFL_TOKARROW_POOL];
+static int ffl_tokarrow_pooled;
+
+static ffl_tokarrow_scratch ffl_tokarrow_scratch_take(void) {
+    ffl_tokarrow_scratch s;
+    if (ffl_tokarrow_pooled > 0) {
+        s = ffl_tokarrow_pool[--ffl_tokarrow_pooled];
+    } else {
+        memset(&s, 0, sizeof s);
+    }
+    return s;
+}
+
+static void ffl_tokarrow_scratch_give(ffl_tokarrow_scratch *s) {
+    const int64_t bytes = 4 * (s->scratch_have + s->scratch2_have) + 8 * s->masks_cap + s->tmp_cap;
+    if (ffl_tokarrow_pooled < FFL_TOKARROW_POOL && bytes <= FFL_TOKARROW_KEEP_BYTES) {
+        ffl_tokarrow_pool[ffl_tokarrow_pooled++] = *s;
+    } else {
+        PyMem_Free(s->scratch);
+        PyMem_Free(s->scratch2);
+        free(s->masks); /* the core's own allocations (ffilab_tokenize_arrow.c grows them with realloc) */
+        free(s->tmp);
+    }
+    memset(s, 0, sizeof *s);
+}
+
 static int ffl_tokarrow_status_error(const char *func, int status) {
     if (status == -FFL_EOVERFLOW) {
         PyErr_Format(PyExc_OverflowError,
@@ -403,13 +445,18 @@ static PyObject *ffl_tokarrow_py(const char *func, PyObject *texts) {
     /* folded[k]: the new reference to text k's Python folding (phase 3), else NULL. */
     PyObject **folded = (PyObject **)PyMem_Calloc(slots, sizeof(PyObject *));
     ffl_tokarrow_text *chunk = (ffl_tokarrow_text *)PyMem_Malloc(slots * sizeof *chunk);
-    uint32_t *scratch = NULL, *scratch2 = NULL;
-    int64_t scratch_have = 0, scratch2_have = 0;
+    ffl_tokarrow_scratch kept = ffl_tokarrow_scratch_take();
+    uint32_t *scratch = kept.scratch, *scratch2 = kept.scratch2;
+    int64_t scratch_have = kept.scratch_have, scratch2_have = kept.scratch2_have;
     const uint8_t *classes = (const uint8_t *)PyBytes_AS_STRING(cache->classes);
     Py_ssize_t num_len = 0;
     const char *num = PyUnicode_AsUTF8AndSize(cache->num_token, &num_len);
     ffl_tokarrow out;
     ffl_tokarrow_init(&out);
+    out.masks = kept.masks; /* the core's scan scratch, kept from an earlier call */
+    out.masks_cap = kept.masks_cap;
+    out.tmp = kept.tmp;
+    out.tmp_cap = kept.tmp_cap;
     PyObject *result = NULL;
     Py_ssize_t chunk_len = 0;
     if (folded == NULL || chunk == NULL) {
@@ -530,8 +577,18 @@ done: /* one exit for success and failure */
     }
     PyMem_Free(folded);
     PyMem_Free(chunk);
-    PyMem_Free(scratch);
-    PyMem_Free(scratch2);
+    kept.scratch = scratch;
+    kept.scratch2 = scratch2;
+    kept.scratch_have = scratch_have;
+    kept.scratch2_have = scratch2_have;
+    kept.masks = out.masks;
+    kept.masks_cap = out.masks_cap;
+    kept.tmp = out.tmp;
+    kept.tmp_cap = out.tmp_cap;
+    out.masks = NULL;
+    out.tmp = NULL;
+    out.masks_cap = out.tmp_cap = 0;
+    ffl_tokarrow_scratch_give(&kept);
     ffl_tokarrow_free(&out); /* empty after a successful export */
     Py_XDECREF(snapshot);
     Py_XDECREF(arrow.capsules);

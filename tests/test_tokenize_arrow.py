@@ -410,6 +410,7 @@ def test_no_growth_over_repeated_calls(kernel: Kernel) -> None:
     heap = [d[1] for d in deltas]
     blocks = [d[0] for d in deltas]
     # One leaked result (its tokens' bytes and offsets: over 300 KB here) per call would grow
-    # every round by ten of them; allow less than one.
-    assert min(heap) < 100_000, f"the C heap grew by {heap} bytes in rounds of 10 calls"
+    # every round by ten of them, and one leaked scratch block of the scan (a few hundred bytes
+    # at least: the masks of the longest text) by ten of those; allow less than that.
+    assert min(heap) < 2048, f"the C heap grew by {heap} bytes in rounds of 10 calls"
     assert min(blocks) <= 10, f"allocated blocks grew by {blocks}"
