@@ -220,3 +220,30 @@ def test_binary_size_counts_every_file_a_route_ships() -> None:
     names = [p.name for p in bench._route_files("mypyc")]
     assert any("__mypyc" in n for n in names) and any(n.startswith("_ext.") for n in names), names
     assert [p.name for p in bench._route_files("ctypes")][0].startswith("libffilab_core")
+
+
+def test_the_sweep_finds_one_wrong_element_of_a_large_result(tmp_path: Path) -> None:
+    # Above 10**4 elements the sweep checks every element within 1e-9 and verify's bounds on a
+    # spread sample: one wrong element between the sampled ones must still be found.
+    from ffilab.bench import _sweep
+
+    _module_dir(tmp_path, one_wrong_point="""
+        import ffilab
+
+        _real = ffilab.route("capi").haversine_many
+
+        def haversine_many(lat, lon, lats, lons):
+            out = _real(lat, lon, lats, lons)
+            if len(out) > 1000:
+                out[len(out) // 2 + 1] *= 1.0001
+            return out
+    """)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import one_wrong_point
+    finally:
+        sys.path.remove(str(tmp_path))
+    result = _sweep.sweep({"wrong": one_wrong_point}, "quick", "cpu", kernels=["haversine_many"], sizes=[10, 100_000])
+    assert [r["n"] for r in result["rows"]] == [10]
+    [problem] = result["problems"]
+    assert problem["n"] == 100_000 and f"element {100_000 // 2 + 1}" in problem["status"], problem
