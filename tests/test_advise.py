@@ -87,7 +87,13 @@ def direct_shares(script: Path, function: str, clock: str, *args: str) -> list[f
     return out
 
 
-def near(value: float, directs: list[float], tolerance: float) -> bool:
+#: How far a share may be from the direct measurements' range. These programs run for a fraction of
+#: a second so the suite stays short; on a busy shared machine the CPU time of the very same work
+#: moves by tens of percent between runs (the two direct runs alone differ by up to 0.05 there).
+TOLERANCE = 0.07
+
+
+def near(value: float, directs: list[float], tolerance: float = TOLERANCE) -> bool:
     """Whether ``value`` is within ``tolerance`` of the direct measurements' range."""
     return min(directs) - tolerance <= value <= max(directs) + tolerance
 
@@ -114,7 +120,7 @@ def test_nearest_heavy_work_hot_function_and_p(nearest: dict[str, Any]) -> None:
     e = entry(nearest, "find_nearest_k")
     assert e["recorded_calls"] == 10 and e["p_source"] == "run"
     direct = direct_shares(EXAMPLES / "nearest_places.py", "find_nearest_k", "cpu", "30000", "10")
-    assert near(e["p_timed"], direct, 0.05), (e["p_timed"], direct)
+    assert near(e["p_timed"], direct), (e["p_timed"], direct)
     numba_row = next(r for r in nearest["rows"] if r["how"] == "tried" and r["route"] == "numba")
     # Numba compiles the loop over arrays; verified on the ten recorded calls.
     assert numba_row["status"] == "ok" and numba_row["extra"]["checked_calls"] == 10
@@ -162,21 +168,21 @@ def test_io_bound_is_waiting_and_no_route_is_recommended() -> None:
     e = entry(report, "fetch_rate")
     assert e["p_source"] == "run" and "waiting" in e["skipped"] or "waits" in e["skipped"]
     direct = direct_shares(script, "fetch_rate", "wall", "30")
-    assert near(e["p_timed"], direct, 0.05), (e["p_timed"], direct)
+    assert near(e["p_timed"], direct), (e["p_timed"], direct)
     assert report["recommendation"]["route"] == "none"
     assert "waits" in report["recommendation"]["reason"]
 
 
 def test_numpy_heavy_is_inside_numpy() -> None:
     script = EXAMPLES / "numpy_heavy.py"
-    report = advise_json("--no-try", "--", "python", str(script), "500", "10")
+    report = advise_json("--no-try", "--", "python", str(script), "800", "15")
     hottest = report["functions"][0]
     assert hottest["name"] == "closest_pair_distance"
     assert hottest["kind"] == "NumPy"
     e = entry(report, "closest_pair_distance")
     assert e["p_source"] == "run" and "--no-try" in e["skipped"]
-    direct = direct_shares(script, "closest_pair_distance", "cpu", "500", "10")
-    assert near(e["p_timed"], direct, 0.05), (e["p_timed"], direct)
+    direct = direct_shares(script, "closest_pair_distance", "cpu", "800", "15")
+    assert near(e["p_timed"], direct), (e["p_timed"], direct)
     assert report["recommendation"]["route"] == "none"
     assert "NumPy" in report["recommendation"]["reason"]
 

@@ -305,7 +305,7 @@ def recommend(rows: list[Prediction], *, waiting_share: float, kinds: dict[str, 
     if best_est and best_est.low and best_est.low >= MIN_GAIN:
         r = best_est
         tail = f"; the best tried route, {best_tried.route}, gives {best_tried.overall:.3g}x" if best_tried and best_tried.overall else ""
-        return r.route, (f"{r.route} written by hand for {r.function}: estimated {r.low:.3g}-{r.high:.3g}x overall "
+        return r.route, (f"rewrite {r.function} by hand for this route: estimated {r.low:.3g}-{r.high:.3g}x overall "
                          f"from this machine's call overhead and kernel speedups{tail}")
     hot = next(iter(kinds), "")
     kind = kinds.get(hot, "")

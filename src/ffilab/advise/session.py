@@ -229,6 +229,7 @@ def _advise(opts: AdviseOptions, workdir: Path, progress: Progress) -> dict[str,
         first = None
     else:
         pstats_path = workdir / "program.pstats"
+        profiling.parse_command(opts.command)  # a missing program or interpreter: said before anything runs
         progress("running the program under cProfile")
         first = profiling.run_program(opts.command, workdir, profile=pstats_path, stdout_to_stderr=opts.stdout_to_stderr)
         if first.status != 0:
