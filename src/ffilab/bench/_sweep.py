@@ -5,7 +5,7 @@ Every number it prints is verified and guarded:
 * **verified at every size it times**: before timing a size, every route's result at that size
   is compared with the reference's (:func:`ffilab.verify.compare_results`; a large element-wise
   result must equal the reference's within 1e-9 relative everywhere and meet verify's bounds on
-  10**4 evenly spread elements, see :func:`_verify_elementwise`); a route that disagrees gets a
+  10**4 evenly spread elements, see :func:`verify_elementwise`); a route that disagrees gets a
   ``problems`` entry and is not swept further (its earlier, verified sizes stay).
   Above :data:`VERIFY_FULL_MAX` (the ``--full`` sizes) the reference would take minutes, so
   ``sum_of_squares`` is checked against its exact closed form and the element-wise kernels
@@ -83,12 +83,15 @@ def _verify(kernel: str, fn: Any, make: Callable[[int], tuple[Any, ...]], n: int
     if prefix is not None:
         got = got[:prefix]
     if isinstance(want, np.ndarray) and want.size > SAMPLE:
-        return _verify_elementwise(kernel, got, want, args)
+        return verify_elementwise(kernel, got, want, args)
     return compare_results(kernel, got, want, args)
 
 
-def _verify_elementwise(kernel: str, got: Any, want: np.ndarray, args: tuple[Any, ...]) -> str:
+def verify_elementwise(kernel: str, got: Any, want: np.ndarray, args: tuple[Any, ...]) -> str:
     """Verify a large element-wise result (element i depends on input i only) without hours of bounds.
+
+    Used where every array argument has the result's shape (``haversine_many``,
+    ``scale_and_shift``); anything else gets :func:`ffilab.verify.compare_results` whole.
 
     ``verify``'s bounds are computed per element in Python (about 8 s per 10**6 points of
     ``haversine_many``, for every route at every size: most of the sweep's time).  So: the
@@ -99,7 +102,8 @@ def _verify_elementwise(kernel: str, got: Any, want: np.ndarray, args: tuple[Any
     """
     from ffilab.verify import compare_results
 
-    if type(got) is type(want) and got.shape == want.shape and got.dtype == want.dtype:
+    same_shape_args = all(a.shape == want.shape for a in args if isinstance(a, np.ndarray))
+    if same_shape_args and type(got) is type(want) and got.shape == want.shape and got.dtype == want.dtype:
         if np.array_equal(got, want, equal_nan=True) or np.allclose(got, want, rtol=1e-9, atol=0.0, equal_nan=True):
             idx = np.unique(np.linspace(0, want.size - 1, SAMPLE).astype(np.intp))
             sampled = tuple(a[idx] if isinstance(a, np.ndarray) and a.shape == want.shape else a for a in args)
