@@ -109,7 +109,7 @@ def nearest() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def tiny() -> dict[str, Any]:
-    return advise_json("-r", "cython", "--confirm", "--confirm-runs", "1", "--", "python", str(EXAMPLES / "tiny_calls.py"), "100000", "4")
+    return advise_json("-r", "cython", "--confirm", "--confirm-runs", "1", "--", sys.executable, str(EXAMPLES / "tiny_calls.py"), "100000", "4")
 
 
 def test_nearest_heavy_work_hot_function_and_p(nearest: dict[str, Any]) -> None:
@@ -160,7 +160,7 @@ def test_tiny_calls_kind_p_and_a_really_faster_recommendation(tiny: dict[str, An
 
 def test_io_bound_is_waiting_and_no_route_is_recommended() -> None:
     script = EXAMPLES / "io_bound.py"
-    report = advise_json("--", "python", str(script), "30")
+    report = advise_json("--", sys.executable, str(script), "30")
     hottest = report["functions"][0]
     assert hottest["name"] == "fetch_rate"
     assert hottest["kind"] == "waiting"
@@ -175,7 +175,7 @@ def test_io_bound_is_waiting_and_no_route_is_recommended() -> None:
 
 def test_numpy_heavy_is_inside_numpy() -> None:
     script = EXAMPLES / "numpy_heavy.py"
-    report = advise_json("--no-try", "--", "python", str(script), "800", "15")
+    report = advise_json("--no-try", "--", sys.executable, str(script), "800", "15")
     hottest = report["functions"][0]
     assert hottest["name"] == "closest_pair_distance"
     assert hottest["kind"] == "NumPy"
@@ -225,7 +225,7 @@ def test_uncopyable_arguments_are_reported(tmp_path: Path) -> None:
         if __name__ == "__main__":
             main()
     '''), encoding="utf-8")
-    report = advise_json("-r", "numba", "--", "python", str(script))
+    report = advise_json("-r", "numba", "--", sys.executable, str(script))
     e = entry(report, "total")
     assert e["recorded_calls"] == 15
     assert len(e["recording_problems"]) == 15
@@ -279,7 +279,7 @@ def test_try_reports_a_compile_failure_with_its_reason(userlib: Path) -> None:
 
 
 def test_program_missing(tmp_path: Path) -> None:
-    proc = ffilab("advise", "--", "python", str(tmp_path / "nope.py"))
+    proc = ffilab("advise", "--", sys.executable, str(tmp_path / "nope.py"))
     assert proc.returncode == 2
     assert "program not found" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -287,7 +287,7 @@ def test_program_missing(tmp_path: Path) -> None:
 def test_program_failing_passes_its_exit_status(tmp_path: Path) -> None:
     script = tmp_path / "fails.py"
     script.write_text('import sys\nprint("partial output")\nsys.stderr.write("boom\\n")\nsys.exit(3)\n', encoding="utf-8")
-    proc = ffilab("advise", "--", "python", str(script))
+    proc = ffilab("advise", "--", sys.executable, str(script))
     assert proc.returncode == 3
     assert "partial output" in proc.stdout and "boom" in proc.stderr
     assert "exited with status 3" in proc.stderr and "Traceback" not in proc.stderr.replace("boom", "")
@@ -296,7 +296,7 @@ def test_program_failing_passes_its_exit_status(tmp_path: Path) -> None:
 def test_program_raising_shows_its_own_traceback_only(tmp_path: Path) -> None:
     script = tmp_path / "raises.py"
     script.write_text('def f():\n    raise ValueError("bad data")\n\nf()\n', encoding="utf-8")
-    proc = ffilab("advise", "--", "python", str(script))
+    proc = ffilab("advise", "--", sys.executable, str(script))
     assert proc.returncode == 1
     assert "ValueError: bad data" in proc.stderr and "_runner.py" not in proc.stderr and "runpy" not in proc.stderr
     assert "exited with status 1" in proc.stderr
