@@ -253,7 +253,8 @@ def estimate_rows(function: str, costs: RouteCosts, *, total_s: float, part_s: f
     for route in HAND_WRITTEN:
         label = "cython (by hand)" if route == "cython" else route
         if route in costs.unavailable or route not in costs.overhead_s:
-            rows.append(Prediction(function, label, "estimate", "unavailable", note=costs.unavailable.get(route, "not measured")))
+            missing = "not in the results file" if costs.source.startswith("results file") else "not measured"
+            rows.append(Prediction(function, label, "estimate", "unavailable", note=costs.unavailable.get(route, missing)))
             continue
         speeds = [x for x in (costs.speedups.get(route, {}).get(k) for k in kernels) if x]
         if not speeds:
