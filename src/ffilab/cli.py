@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -18,7 +19,30 @@ from rich.table import Table
 
 from ffilab import _registry
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+def _plain_help(text: str | None) -> str | None:
+    """Return a docstring as plain terminal text: ``x`` and :role:`x` become x.
+
+    Typer prints docstrings verbatim, so the reStructuredText that Sphinx wants would reach the
+    terminal as raw markup.
+
+    Parameters
+    ----------
+    text : str or None
+        A docstring (None: no help).
+
+    Returns
+    -------
+    str or None
+        The text without double backticks and roles.
+    """
+    if text is None:
+        return None
+    text = re.sub(r":[a-z]+(?::[a-z]+)?:`~?([^`]+)`", r"\1", text)
+    return re.sub(r"``([^`]+)``", r"\1", text)
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=_plain_help(__doc__))
 console = Console()
 
 
@@ -462,6 +486,12 @@ def check_command(
 
     opts = check_cli.CheckOptions(paths or [], header or [], include or [], ignore or [], config, as_json, explain, run)
     raise typer.Exit(check_cli.run(opts))
+
+
+# Every command's help is its docstring made plain (typer reads the docstring only when no help is set).
+for _info in app.registered_commands:
+    if _info.help is None and _info.callback is not None:
+        _info.help = _plain_help(_info.callback.__doc__)
 
 
 def main() -> None:
