@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 import typer
+from rich.cells import cell_len
+from rich.console import Console
 from typer.testing import CliRunner
 
 from ffilab.cli import app
@@ -45,3 +51,51 @@ def test_plain_help_strips_markup() -> None:
         "the ffilab CLI, see ffilab.verify.run and X"
     )
     assert _plain_help(None) is None
+
+
+def _recording_console(monkeypatch: pytest.MonkeyPatch) -> Console:
+    import ffilab.cli as cli
+
+    recorder = Console(width=80, record=True, file=io.StringIO())
+    monkeypatch.setattr(cli, "console", recorder)
+    return recorder
+
+
+def _lines_fit(text: str, width: int = 80) -> None:
+    wide = [line for line in text.splitlines() if cell_len(line.rstrip()) > width]
+    assert not wide, f"lines over {width} columns: {wide[:3]}"
+
+
+def test_verify_matrix_of_every_route_fits_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ffilab import _registry
+    from ffilab.cli import _print_matrix
+
+    recorder = _recording_console(monkeypatch)
+    names = [spec.name for spec in _registry.ROUTES]
+    kernels = list(_registry.KERNELS)
+    # Every cell kind: agreeing (a three-digit count), disagreeing, unavailable, crashed.
+    results = {n: {k: [{"ok": True}] * 120 for k in kernels} for n in names[:-2]}
+    results[names[0]][kernels[0]] = [{"ok": False}] * 12 + [{"ok": True}] * 3
+    failures = {names[-2]: "unavailable: not built", names[-1]: "crashed: signal 11"}
+    _print_matrix(names, kernels, results, failures)
+    text = recorder.export_text()
+    _lines_fit(text)
+    assert "…" not in text, "a cell or header was truncated"
+    for kern in kernels:
+        assert kern in text
+    for cell in ("✓120", "✗12", "n/a", "died"):
+        assert cell in text
+    # Each route's name reads in full down its stacked header.
+    header = [line for line in text.splitlines() if line.startswith("┃")]
+    columns = [[cell.strip() for cell in line.strip("┃").split("┃")[1:]] for line in header]
+    assert ["".join(parts) for parts in zip(*columns)] == names
+
+
+def test_verify_command_fits_80_columns() -> None:
+    env = {**os.environ, "COLUMNS": "80"}
+    done = subprocess.run([sys.executable, "-m", "ffilab.cli", "verify", "-r", "python", "-r", "numpy", "-k", "circle_area"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "checks agree with the reference" in done.stdout
+    _lines_fit(done.stdout)
+    assert "…" not in done.stdout

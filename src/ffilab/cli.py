@@ -168,24 +168,34 @@ def _run_feature(run: Callable[[], object], usage_error: type[Exception]) -> Non
         raise typer.Exit(2) from None
 
 
+def _stacked(name: str, width: int = 4) -> str:
+    """Split a route name into lines of ``width`` characters: a narrow column header that still reads in full."""
+    return "\n".join(name[i:i + width] for i in range(0, len(name), width))
+
+
 def _print_matrix(
     names: list[str], kernels: list[str], results: dict[str, dict[str, list[dict[str, object]]]], failures: dict[str, str]
 ) -> None:
-    table = Table(title="ffilab verify: kernel x route against the reference", padding=(0, 0))
+    # Twelve routes must fit 80 columns: 4-character cells, each route name stacked over two header
+    # lines, and what the symbols mean under the table (the details follow it line by line).
+    console.print("[italic]ffilab verify: kernel x route against the reference[/]")  # a title above, not wrapped to a narrow table
+    table = Table(padding=(0, 0))
     table.add_column("kernel", no_wrap=True)
     for name in names:
-        table.add_column(name, justify="center", no_wrap=True)
+        table.add_column(_stacked(name), justify="center", no_wrap=True, min_width=4)
     for kern in kernels:
         row = [kern]
         for name in names:
             if name in failures and not results.get(name):
-                row.append("[yellow]n/a[/]" if failures[name].startswith("unavailable") else "[red]crash[/]")
+                row.append("[yellow]n/a[/]" if failures[name].startswith("unavailable") else "[red]died[/]")
                 continue
             outs = results.get(name, {}).get(kern, [])
             bad = sum(not o["ok"] for o in outs)
-            row.append(f"[green]✓ {len(outs)}[/]" if not bad else f"[red]✗ {bad}/{len(outs)}[/]")
+            row.append(f"[green]✓{len(outs)}[/]" if not bad else f"[red]✗{bad}[/]")
         table.add_row(*row)
     console.print(table)
+    console.print("✓N: all N checks agree · ✗N: N checks disagree · n/a: unavailable · died: the route's "
+                  "process crashed (each listed below)", markup=False)
 
 
 def _fmt_time(seconds: float | None) -> str:
