@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 import typer
@@ -99,3 +100,66 @@ def test_verify_command_fits_80_columns() -> None:
     assert "checks agree with the reference" in done.stdout
     _lines_fit(done.stdout)
     assert "…" not in done.stdout
+
+
+def _bench_results() -> dict[str, Any]:
+    """TEST INPUT: a made-up results file (every route, six overhead calls, extreme figures), not a measurement."""
+    from ffilab import _registry
+
+    names = [spec.name for spec in _registry.ROUTES]
+    calls = ("scalar int", "scalar float", "1-element array", "array result", "1-text batch", "object method")
+    overhead = [{"route": r, "call": c, "kernel": "k", "median_s": 1.234e-6 * (i + 1), "spread": 0.35,
+                 "ratio_to_abs": 2467.23, "status": "ok"} for i, r in enumerate(names) for c in calls]
+    overhead.append({"route": "(floor)", "call": "builtin abs", "kernel": "abs(x)", "median_s": 13e-9, "spread": 0.1,
+                     "ratio_to_abs": 1.0, "status": "ok"})
+    throughput = [{"route": r, "variant": None, "kernel": "fast_sum", "label": "n=1,000,000", "median_s": 1e-3,
+                   "speedup_vs_python": 12.5, "spread": 0.02, "closed_form": False, "notes": [], "status": "ok"}
+                  for r in names]
+    return {"metadata": {"mode": "quick", "cpu": "Test CPU", "cpu_count": 2, "python": "3.11", "timer": "cpu",
+                         "processes": 1, "values": 3},
+            "overhead": overhead, "throughput": throughput, "crossovers": [], "build": []}
+
+
+def test_bench_tables_fit_80_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ffilab.cli import _print_bench
+
+    recorder = _recording_console(monkeypatch)
+    _print_bench(_bench_results())
+    text = recorder.export_text()
+    _lines_fit(text)
+    assert "…" not in text
+    # Every overhead figure is printed whole, one per line of its cell.
+    assert "x2467.23" in text and "[35%]" in text and "14.8 us" in text
+
+
+def _nearest_results() -> dict[str, Any]:
+    """TEST INPUT: the shape ffilab.bench.nearest.run returns, with long subjects and notes."""
+    row = {"status": "ok", "timer": "thread", "seconds": 2.58e-6, "spread": 0.13, "per_second": 1_234_567.0,
+           "build_seconds": 0.163, "ratio": 127.25, "met": True}
+    rows = [{**row, "goal": "batch", "subject": f"cKDTree workers=1: 10,000 queries near places #{i}",
+             "note": "bare query 0.3 ms; tree 1 thread is 1.69x (with conversions) / 1.23x (bare); same neighbours "
+                     f"in 99.00% of queries, max |dkm| 2.14e-12 #{i}"} for i in range(3)]
+    rows.append({**row, "goal": "single", "subject": "capi", "status": "unavailable: not built", "seconds": None,
+                 "note": ""})
+    return {"rows": rows,
+            "goals": {"batch": {"what": "10,000 queries", "target": 2.0, "ratios": [127.25], "met": True}},
+            "machine": {"cpus": 2, "load_average": [1.0], "python": "3.11"}}
+
+
+def test_nearest_bench_table_fits_80_columns() -> None:
+    from ffilab.bench import nearest as nearest_bench
+
+    results = _nearest_results()
+    recorder = Console(width=80, record=True, file=io.StringIO())
+    nearest_bench.print_rows(results, recorder)
+    text = recorder.export_text()
+    _lines_fit(text)
+    assert "…" not in text
+    flat = " ".join(text.split())
+    for r in results["rows"]:
+        # Nothing is lost: every figure and every note is printed whole (wrapped, not cut).
+        assert r["note"] in flat
+    assert "127.25x ✓" in text and "1,234,567" in text and "unavailable: not built" in flat
+    wide = Console(width=200, record=True, file=io.StringIO())
+    nearest_bench.print_rows(results, wide, wide=True)
+    assert results["rows"][0]["subject"] in wide.export_text()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -264,7 +265,9 @@ def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
     console.print(f"[bold]ffilab bench[/] {meta['mode']} · {meta['cpu']} · {meta['cpu_count']} cores · "
                   f"Python {meta['python']} · timer: {meta['timer']} time · throughput {meta['processes']}x{meta['values']} values")
     calls = list(dict.fromkeys(r["call"] for r in results["overhead"] if r["route"] != "(floor)"))
-    table = Table(title="Per-call overhead (median [IQR]; x the same run's abs floor)", title_justify="left")
+    # No vertical rules, one space between columns: six calls x 12 routes fit 80 columns whole.
+    table = Table(title="Per-call overhead (median [IQR]; x the same run's abs floor)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0), leading=1)
     table.add_column("route")
     for call in calls:
         table.add_column(call, justify="right")
@@ -272,9 +275,11 @@ def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
     for r in results["overhead"]:
         if r["route"] == "(floor)":
             continue
-        ratio = f" x{r['ratio_to_abs']:.2f}" if r.get("ratio_to_abs") is not None else ""
+        # One figure per line (median, [IQR], multiple of abs): the same three lines in every cell,
+        # so six call columns fit 80 columns instead of wrapping wherever a figure happens to be long.
+        ratio = f"\nx{r['ratio_to_abs']:.2f}" if r.get("ratio_to_abs") is not None else ""
         rows[r["route"]][r["call"]] = (
-            f"{_fmt_time(r['median_s'])} [{r['spread']:.0%}]{ratio}" if r["status"] == "ok" else r["status"].split(":")[0]
+            f"{_fmt_time(r['median_s'])}\n[{r['spread']:.0%}]{ratio}" if r["status"] == "ok" else r["status"].split(":")[0]
         )
     for name, cells in rows.items():
         table.add_row(name, *[cells.get(c, "-") for c in calls])

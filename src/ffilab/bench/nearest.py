@@ -423,26 +423,69 @@ def run(config: Config | None = None, progress: Callable[[str], None] = lambda _
     return {"config": asdict(cfg), "machine": machine, "rows": rows, "goals": goals}
 
 
-def print_rows(results: dict[str, Any], console: Any = None) -> None:
-    """Print the rows and the goals as rich tables (the hook ``ffilab bench`` can call)."""
+def _row_cells(r: dict[str, Any]) -> tuple[list[str], str]:
+    """The figures of one row as table cells, and its note (the status first when it is not ok)."""
+    note = r["note"] if r["status"] == "ok" else "; ".join(x for x in (r["status"], r["note"]) if x)
+    if r["status"] != "ok" and not r["seconds"]:
+        return ["-"] * 6, note
+    ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x" + ("" if r["met"] is None else (" ✓" if r["met"] else " ✗"))
+    return [fmt_time(r["seconds"]), r["timer"] or "-", f"{r['spread']:.0%}",
+            "-" if r["per_second"] is None else f"{r['per_second']:,.0f}", fmt_time(r["build_seconds"]), ratio], note
+
+
+def print_rows(results: dict[str, Any], console: Any = None, wide: bool = False) -> None:
+    """Print the rows and the goals as rich tables (the hook ``ffilab bench`` can call).
+
+    Parameters
+    ----------
+    results : dict
+        What :func:`run` returned.
+    console : rich.console.Console, optional
+        Where to print (default: a new console on stdout).
+    wide : bool
+        One table with every column, notes included (needs about 160 columns). The default fits 80
+        columns: one table per goal, and each row's note under its table, numbered.
+    """
+    from rich import box
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = console or Console()
-    table = Table(title="ffilab nearest: benchmarks (median time per call; clock: thread CPU or wall)",
-                  title_justify="left")
-    for col in ("goal", "subject", "time", "clock", "spread", "per second", "build", "ratio", "notes"):
-        table.add_column(col, justify="right" if col in ("time", "spread", "per second", "build", "ratio") else "left")
-    for r in results["rows"]:
-        if r["status"] != "ok" and not r["seconds"]:
-            table.add_row(r["goal"], r["subject"], "-", "-", "-", "-", "-", "-", r["status"])
-            continue
-        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x" + ("" if r["met"] is None else (" ✓" if r["met"] else " ✗"))
-        note = r["note"] if r["status"] == "ok" else f"{r['status']}; {r['note']}"
-        table.add_row(r["goal"], r["subject"], fmt_time(r["seconds"]), r["timer"] or "-", f"{r['spread']:.0%}",
-                      "-" if r["per_second"] is None else f"{r['per_second']:,.0f}", fmt_time(r["build_seconds"]),
-                      ratio, note)
-    console.print(table)
+    figures = ("time", "clock", "spread", "per second", "build", "ratio")
+    if wide:
+        table = Table(title="ffilab nearest: benchmarks (median time per call; clock: thread CPU or wall)",
+                      title_justify="left")
+        for col in ("goal", "subject", *figures, "notes"):
+            table.add_column(col, justify="right" if col in ("time", "spread", "per second", "build", "ratio") else "left")
+        for r in results["rows"]:
+            cells, note = _row_cells(r)
+            table.add_row(r["goal"], r["subject"], *cells, note)
+        console.print(table)
+    else:
+        console.print("[bold]ffilab nearest: benchmarks[/] (median time per call; clock: thread CPU or wall)")
+        for goal in dict.fromkeys(r["goal"] for r in results["rows"]):
+            # No vertical rules and one space between columns: the figures never wrap, and the long
+            # subject names keep about 23 of 80 columns (two lines each, not six).
+            table = Table(title=f"goal: {goal}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                          padding=(0, 1, 0, 0), expand=True)
+            table.add_column("subject", ratio=1)  # the figures take what they need, the subject the rest
+            for col in figures:
+                table.add_column(col, justify="left" if col == "clock" else "right", no_wrap=True)
+            table.add_column("note", justify="right", no_wrap=True)
+            notes: list[str] = []
+            for r in (r for r in results["rows"] if r["goal"] == goal):
+                cells, note = _row_cells(r)
+                if note:
+                    notes.append(note)
+                table.add_row(r["subject"], *cells, str(len(notes)) if note else "")
+            console.print(table)
+            legend = Table.grid(padding=(0, 1))  # a hanging indent: a long note wraps under its text
+            legend.add_column(justify="right")
+            legend.add_column()
+            for i, note in enumerate(notes, 1):
+                legend.add_row(f"{i}.", escape(note))
+            console.print(legend)
     for goal, g in results["goals"].items():
         target = f" (target {g['target']}x; measured {', '.join(f'{x:.2f}x' for x in g['ratios'])})" if g["target"] else ""
         if not g.get("measured", True):
@@ -469,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timer", choices=("auto", "wall"), default="auto",
                         help="auto: thread CPU time for single-threaded subjects, wall for threaded ones")
     parser.add_argument("--json", dest="json_out", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--wide", action="store_true", help="one table with every column and the notes (about 160 columns)")
     args = parser.parse_args(argv)
     cfg = Config(repeats=args.repeats, big_n=args.big_n, batch=args.batch, large_batch=args.large_batch,
                  threads=args.threads, timer=args.timer)
@@ -476,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
 
     err = Console(stderr=True)
     results = run(cfg, progress=lambda what: err.log(what))
-    print_rows(results)
+    print_rows(results, wide=args.wide)
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as fh:
             json.dump(results, fh, indent=1, default=lambda o: None if isinstance(o, float) and math.isnan(o) else str(o))
