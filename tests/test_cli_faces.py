@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -163,3 +164,76 @@ def test_nearest_bench_table_fits_80_columns() -> None:
     wide = Console(width=200, record=True, file=io.StringIO())
     nearest_bench.print_rows(results, wide, wide=True)
     assert results["rows"][0]["subject"] in wide.export_text()
+
+
+def test_every_registry_route_has_its_own_colour_and_marker() -> None:
+    from ffilab import _registry
+    from ffilab.report.style import route_style
+
+    names = [spec.name for spec in _registry.ROUTES]
+    styles = [route_style(n) for n in names]
+    assert len({s.colour for s in styles}) == len(names) == 12
+    assert len({s.marker for s in styles}) == len(names)
+    # A name outside the registry gets one fixed style, not a registry route's.
+    assert route_style("not-a-route") == route_style("also-not") and route_style("not-a-route") not in styles
+
+
+def _plot_results() -> dict[str, Any]:
+    """TEST INPUT: every route in every plotted section (format ffilab-bench/3), not a measurement."""
+    from ffilab import _registry
+
+    names = [spec.name for spec in _registry.ROUTES]
+
+    def timed(median: float, **extra: Any) -> dict[str, Any]:
+        return {"samples_s": [median] * 3, "median_s": median, "q1_s": median, "q3_s": median, "spread": 0.01,
+                "unstable": False, "status": "ok", **extra}
+
+    return {
+        "format": "ffilab-bench/3", "metadata": {"timer": "cpu", "mode": "quick"},
+        "routes": [{"name": n, "kind": "k", "built_from": "b", "available": True, "reason": ""} for n in names],
+        "overhead": [{"route": n, "call": "scalar float", "kernel": "circle_area", "args": "1.5",
+                      **timed(1e-7 * (i + 1))} for i, n in enumerate(names)],
+        "throughput": [{"route": n, "kernel": "fast_sum", "label": "n=1,000", "n": 1000, "notes": [],
+                        "closed_form": False, "speedup_vs_python": float(i + 1), **timed(1e-3 / (i + 1))}
+                       for i, n in enumerate(names)],
+        "scaling": [{"route": n, "kernel": "fast_sum", "n": m, "median_s": m * 1e-9 * (i + 1),
+                     "per_element_s": 1e-9 * (i + 1)} for i, n in enumerate(names) for m in (10, 100, 1000)],
+        "crossovers": [],
+        "build": [{"route": n, "build_s": 1.0 + i, "size_bytes": 1000 * (i + 1), "import_s": 0.001 * (i + 1)}
+                  for i, n in enumerate(names)],
+    }
+
+
+def test_every_plot_draws_each_route_in_its_style(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.colors import to_hex
+
+    from ffilab.report import plots
+    from ffilab.report.results import results_from_dict
+    from ffilab.report.style import route_style
+
+    drawn: dict[str, Any] = {}
+    save = plots._save
+
+    def keep(fig: Any, path: Path) -> Path:
+        drawn[path.stem] = fig  # the real figure, kept to read its artists; the PNG is written as usual
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    results = results_from_dict(_plot_results())
+    names = [r["name"] for r in results.routes]
+    for plot in (plots.plot_overhead, plots.plot_speedup, plots.plot_build, plots.plot_scaling):
+        assert plot(results, tmp_path / f"{plot.__name__}.png") is not None
+    assert set(drawn) == {"plot_overhead", "plot_speedup", "plot_build", "plot_scaling"}
+    for name in ("plot_overhead", "plot_speedup", "plot_build"):
+        for ax in drawn[name].axes:
+            labels = [t.get_text() for t in ax.get_yticklabels()]
+            bars = ax.patches
+            assert sorted(labels) == sorted(names), name
+            # barh draws bottom-up while the labels are listed top-down: match them by y position.
+            by_y = {round(b.get_y() + b.get_height() / 2): to_hex(b.get_facecolor()) for b in bars}
+            for tick, label in zip(ax.get_yticks(), labels):
+                assert by_y[round(tick)] == route_style(label).colour, (name, label)
+    lines = {line.get_label(): line for ax in drawn["plot_scaling"].axes for line in ax.get_lines()}
+    for n in names:
+        assert to_hex(lines[n].get_color()) == route_style(n).colour
+        assert lines[n].get_marker() == route_style(n).marker

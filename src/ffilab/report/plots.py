@@ -17,7 +17,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from ffilab.report.results import CALL_KINDS, FLOOR, KNOWN_ROUTES, Results, is_ok, variant
+from ffilab.report.results import CALL_KINDS, FLOOR, Results, is_ok, variant
+from ffilab.report.style import route_style
 from ffilab.report.units import fmt_bytes, fmt_n, fmt_speedup, fmt_time, number
 
 __all__ = [
@@ -41,10 +42,8 @@ _CROSSOVER_MARKERS = {"python": "*", "numpy": "D"}
 
 
 def _colour(route: str) -> str:
-    # One colour per route across every figure; tab10 has exactly enough for the eight routes.
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
-    index = KNOWN_ROUTES.index(route) if route in KNOWN_ROUTES else len(KNOWN_ROUTES)
-    return palette[index % len(palette)]
+    # One colour per route across every figure (ffilab.report.style).
+    return route_style(route).colour
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -194,7 +193,7 @@ def plot_scaling(results: Results, path: Path) -> Path | None:
     for ax, (kernel, lines) in zip(axes, curves.items()):
         for route in sorted(lines, key=lambda r: order.index(r) if r in order else len(order)):
             points = sorted(lines[route])
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3,
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker=route_style(route).marker, markersize=4,
                     color=_colour(route), label=route)
         handles, labels = ax.get_legend_handles_labels()
         seen_versus = set()
