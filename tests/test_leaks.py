@@ -167,6 +167,11 @@ def test_no_growth_over_repeated_calls(route: ModuleType, kernel: str) -> None:
             raise AssertionError(f"{case.id} did not raise {case.raises}")
 
     deltas = _growth(step, WARMUP_ITERATIONS, ITERATIONS)
+    if min(d[1] for d in deltas) > HEAP_NOISE:
+        # Measured again once: in the full suite the C heap of a pytest-xdist worker read a few KB
+        # of growth in every round of one measurement (1-9 KB, never the same twice) for a
+        # kernel that is flat alone and on re-measurement; a leak grows on every measurement.
+        deltas = _growth(step, 0, ITERATIONS)
     blocks = [d[0] for d in deltas]
     heap = [d[1] for d in deltas]
     # A leaked object or chunk on any path grows every round; noise does not.
