@@ -237,3 +237,29 @@ def test_every_plot_draws_each_route_in_its_style(tmp_path: Path, monkeypatch: p
     for n in names:
         assert to_hex(lines[n].get_color()) == route_style(n).colour
         assert lines[n].get_marker() == route_style(n).marker
+
+
+def test_report_decision_table_is_laid_out_to_fit_the_window(tmp_path: Path) -> None:
+    # A browser screenshot at 1280 px checked the layout by eye (see the closing note); here
+    # the structure that makes it fit: the decision table spans the page with fixed, wrapped columns,
+    # and every table sits in a box that scrolls sideways rather than running off the page.
+    import json
+
+    from ffilab import _registry
+    from ffilab.report import write_report
+    from ffilab.report.document import _CSS
+
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(_plot_results()), encoding="utf-8")
+    page = write_report(results, tmp_path / "report")["html"].read_text(encoding="utf-8")
+    start = page.index("Which route?")
+    opening = page.index("<table", start)
+    assert page[:opening].endswith('<div class="table-box">\n')
+    assert page.startswith('<table class="fit">', opening)
+    header = page[opening:page.index("</tr>", opening)]
+    routes = re.findall(r"<th>(.*?)</th>", header)[1:]
+    assert sorted(routes) == sorted(spec.name for spec in _registry.ROUTES)  # one column per route, all 12
+    assert page.count("<table") == page.count('<div class="table-box">') == page.count("</table></div>")
+    css = " ".join(_CSS.split())
+    assert "table.fit { table-layout: fixed; width: 100%;" in css
+    assert ".table-box { max-width: 100%; overflow-x: auto; }" in css

@@ -39,13 +39,18 @@ class Bullets:
 
 @dataclass
 class Table:
-    """A table of text cells; ``numeric`` columns are right-aligned; ``notes`` follow it."""
+    """A table of text cells; ``numeric`` columns are right-aligned; ``notes`` follow it.
+
+    ``html_class`` names the table's layout in the HTML (e.g. ``"fit"``: as wide as the page, cells
+    wrapped, so that many columns fit a laptop window); Markdown ignores it.
+    """
 
     columns: list[str]
     rows: list[list[str]]
     caption: str = ""
     numeric: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    html_class: str = ""
 
 
 @dataclass
@@ -115,12 +120,21 @@ caption { caption-side: top; text-align: left; font-style: italic; padding-botto
 figure { margin: 1rem 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: .85rem; color: #444; }
+/* A table wider than the window scrolls inside its own box instead of running off the page. */
+.table-box { max-width: 100%; overflow-x: auto; }
+/* "fit": as wide as the page, equal route columns, cells wrapped (13 columns fit 1280 px); the row
+   labels keep a wider first column and stay in view if a narrower window still scrolls. */
+table.fit { table-layout: fixed; width: 100%; min-width: 60rem; font-size: .8rem; }
+table.fit th, table.fit td { overflow-wrap: break-word; hyphens: auto; padding: .2rem .3rem; }
+table.fit th:first-child, table.fit td:first-child { width: 9rem; position: sticky; left: 0; background: #f8f8f8; }
+table.fit td.num { white-space: normal; }
 code { background: #f4f4f4; padding: 0 .2rem; border-radius: 3px; }
 """
 
 
 def _html_table(table: Table) -> str:
-    parts = ["<table>"]
+    parts = ['<div class="table-box">', f'<table class="{html.escape(table.html_class, quote=True)}">' if table.html_class
+             else "<table>"]
     if table.caption:
         parts.append(f"<caption>{_inline_html(table.caption)}</caption>")
     parts.append("<thead><tr>" + "".join(f"<th>{_inline_html(c)}</th>" for c in table.columns) + "</tr></thead>")
@@ -131,7 +145,7 @@ def _html_table(table: Table) -> str:
             for i, c in enumerate(row)
         )
         parts.append(f"<tr>{cells}</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     if table.notes:
         parts.append('<div class="notes">' + "<br>".join(_inline_html(n) for n in table.notes) + "</div>")
     return "\n".join(parts)

@@ -125,7 +125,7 @@ def build_blocks(results: Results, out_dir: Path) -> tuple[list[Block], dict[str
             "The lesson's Part 6 comparison, restated for ffilab's routes. The qualitative rows are our "
             "own summary; the rows marked measured come from this run."
         ),
-        Table(header, rows, notes=notes + _mark_notes(rows)),
+        Table(header, rows, notes=notes + _mark_notes(rows), html_class="fit"),  # one column per route: must fit 1280 px
     ]
 
     # Every number the lesson prints, checked.
