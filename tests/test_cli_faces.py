@@ -140,7 +140,7 @@ def _nearest_results() -> dict[str, Any]:
     rows = [{**row, "goal": "batch", "subject": f"cKDTree workers=1: 10,000 queries near places #{i}",
              "note": "bare query 0.3 ms; tree 1 thread is 1.69x (with conversions) / 1.23x (bare); same neighbours "
                      f"in 99.00% of queries, max |dkm| 2.14e-12 #{i}"} for i in range(3)]
-    rows.append({**row, "goal": "single", "subject": "capi", "status": "unavailable: not built", "seconds": None,
+    rows.append({**row, "goal": "single", "subject": "fused (1 thread)", "status": "unavailable: not built", "seconds": None,
                  "note": ""})
     return {"rows": rows,
             "goals": {"batch": {"what": "10,000 queries", "target": 2.0, "ratios": [127.25], "met": True}},
