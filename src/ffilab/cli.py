@@ -348,10 +348,10 @@ def _print_bench(results: dict) -> None:  # type: ignore[type-arg]
         table = Table(title="JIT first call (compile or cache load; not in any timing above)", title_justify="left")
         for col in ("route", "kernel", "cold cache", "warm cache", "next call", "runtime set-up"):
             table.add_column(col, justify="left" if col in ("route", "kernel") else "right")
-        cells: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
+        calls_by_cache: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
         for r in first:
-            cells[(r["route"], r["kernel"])][r["cache"]] = r
-        for (name, kern), by_cache in cells.items():
+            calls_by_cache[(r["route"], r["kernel"])][r["cache"]] = r
+        for (name, kern), by_cache in calls_by_cache.items():
             cold, warm = by_cache.get("cold"), by_cache.get("warm")
             any_row = cold or warm or {}
             table.add_row(name, kern, _first_call_cell(cold), _first_call_cell(warm), _fmt_time(any_row.get("next_call_s")),
