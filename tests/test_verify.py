@@ -8,7 +8,8 @@ import numpy as np
 
 import ffilab
 from ffilab import verify
-from ffilab.verify import LyingFloat, _haversine_tol, compare_results, lying
+from ffilab.bounds import haversine_tol
+from ffilab.verify import LyingFloat, compare_results, lying
 
 
 def _points_apart(metres: float) -> tuple[np.ndarray, np.ndarray]:
@@ -36,12 +37,12 @@ def test_haversine_bound_is_relative_near_zero_distance() -> None:
     for metres in (0.01, 0.1, 1.0, 100.0):
         lats, lons = _points_apart(metres)
         d = reference.haversine_distance(45.0, 7.0, float(lats[1]), float(lons[1]))
-        tol = _haversine_tol(d, 45.0, 7.0, float(lats[1]), float(lons[1]))
+        tol = haversine_tol(d, 45.0, 7.0, float(lats[1]), float(lons[1]))
         # Dominated by the rounding of the angles in radians (eps·|φ| of a Δφ of 1e-9 rad at
         # 1 cm): a few millionths of the distance, a micrometre at most here.
         assert 0 < tol < 1e-5 * d and tol < 1e-9, (metres, d, tol)
     # Without the coordinates it is the old absolute bound, about a metre.
-    assert _haversine_tol(1e-4) > 5e-4
+    assert haversine_tol(1e-4) > 5e-4
 
 
 def test_haversine_bound_still_covers_other_libraries() -> None:

@@ -52,7 +52,7 @@ from ffilab import _proof, _registry, stats
 from ffilab.bench import _sweep as _sweep_module
 from ffilab.bench._jit import first_call_costs
 from ffilab.bench.workloads import OVERHEAD_CALLS, SWEEP_KERNELS, VARIANTS, throughput_workloads
-from ffilab.verify import compare_results
+from ffilab.bounds import compare_results
 
 __all__ = ["Config", "apply_closed_form_guard", "closed_form_ratio", "compiled_problem", "crossovers", "first_call_costs",
            "metadata", "overhead_suite", "run", "summarize"]

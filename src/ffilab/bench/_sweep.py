@@ -3,7 +3,7 @@
 Every number it prints is verified and guarded:
 
 * **verified at every size it times**: before timing a size, every route's result at that size
-  is compared with the reference's (:func:`ffilab.verify.compare_results`; a large element-wise
+  is compared with the reference's (:func:`ffilab.bounds.compare_results`; a large element-wise
   result must equal the reference's within 1e-9 relative everywhere and meet verify's bounds on
   10**4 evenly spread elements, see :func:`verify_elementwise`); a route that disagrees gets a
   ``problems`` entry and is not swept further (its earlier, verified sizes stay).
@@ -73,7 +73,7 @@ def _expected(kernel: str, reference: Any, make: Callable[[int], tuple[Any, ...]
 
 def _verify(kernel: str, fn: Any, make: Callable[[int], tuple[Any, ...]], n: int,
             expected: tuple[Any, tuple[Any, ...], int | None]) -> str:
-    from ffilab.verify import compare_results
+    from ffilab.bounds import compare_results
 
     want, args, prefix = expected
     try:
@@ -91,7 +91,7 @@ def verify_elementwise(kernel: str, got: Any, want: np.ndarray, args: tuple[Any,
     """Verify a large element-wise result (element i depends on input i only) without hours of bounds.
 
     Used where every array argument has the result's shape (``haversine_many``,
-    ``scale_and_shift``); anything else gets :func:`ffilab.verify.compare_results` whole.
+    ``scale_and_shift``); anything else gets :func:`ffilab.bounds.compare_results` whole.
 
     ``verify``'s bounds are computed per element in Python (about 8 s per 10**6 points of
     ``haversine_many``, for every route at every size: most of the sweep's time).  So: the
@@ -100,7 +100,7 @@ def verify_elementwise(kernel: str, got: Any, want: np.ndarray, args: tuple[Any,
     :data:`SAMPLE` elements spread evenly over the array.  A result that fails the fast check
     gets the full verification, whose verdict stands.
     """
-    from ffilab.verify import compare_results
+    from ffilab.bounds import compare_results
 
     same_shape_args = all(a.shape == want.shape for a in args if isinstance(a, np.ndarray))
     if same_shape_args and type(got) is type(want) and got.shape == want.shape and got.dtype == want.dtype:

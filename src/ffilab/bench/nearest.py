@@ -51,7 +51,7 @@ from ffilab.nearest import (
 from ffilab.nearest.index import haversine_bound_km
 from ffilab.report.units import fmt_time
 from ffilab.stats import median_spread
-from ffilab.verify import compare_results
+from ffilab.bounds import compare_results
 
 __all__ = ["Config", "GOALS", "print_rows", "run"]
 

@@ -400,10 +400,10 @@ def _rebuild(lats: F64, lons: F64, strategy: str, threads: int, leaf_size: int) 
 def haversine_bound_km(distance_km: float) -> float:
     """Return the bound within which two correct haversine evaluations of ``distance_km`` agree.
 
-    The bound of ``ffilab.verify`` (inner term off by at most 32 eps); two strategies may each be
+    The bound of ``ffilab.bounds`` (inner term off by at most 32 eps); two strategies may each be
     that far from the exact value, so compare them with twice this.
     """
-    from ffilab.verify import _haversine_tol
+    from ffilab.bounds import haversine_tol
 
-    return float(_haversine_tol(float(distance_km)))
+    return float(haversine_tol(float(distance_km)))
 
