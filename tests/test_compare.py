@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from ffilab.compare import Row, compare_results, format_seconds, main, metadata_differences, render
+from ffilab.compare import Row, compare_runs, format_seconds, main, metadata_differences, render
 
 METADATA: dict[str, Any] = {
     "date": "2026-11-28T14:30:00+0000", "python": "3.11.7", "implementation": "CPython",
@@ -90,7 +90,7 @@ def _console() -> Console:
 
 
 def test_rows_are_matched_and_compared(tmp_path: Path) -> None:
-    rows = compare_results(*_pair(tmp_path))
+    rows = compare_runs(*_pair(tmp_path))
     assert [r.section for r in rows] == ["overhead"] * 3 + ["throughput"] * 4 + ["build"]
     by_key = _by_key(rows)
 
@@ -119,7 +119,7 @@ def test_rows_are_matched_and_compared(tmp_path: Path) -> None:
 
 
 def test_added_removed_and_not_ok_rows(tmp_path: Path) -> None:
-    rows = compare_results(*_pair(tmp_path))
+    rows = compare_runs(*_pair(tmp_path))
     by_key = _by_key(rows)
 
     removed = by_key[("numpy", "fast_sum", "n=1000000")]
@@ -139,20 +139,20 @@ def test_rows_without_samples_are_not_ok(tmp_path: Path) -> None:
     row = {"route": "capi", "call": "scalar int", "kernel": "sum_of_squares", "median_s": 1e-7, "status": "ok"}
     a = _write(tmp_path / "a.json", overhead=[row])
     b = _write(tmp_path / "b.json", overhead=[_measured(_samples(1e-7, 1), **{k: row[k] for k in ("route", "call", "kernel")})])
-    [only] = compare_results(a, b)
+    [only] = compare_runs(a, b)
     assert only.state == "not ok" and only.detail == "A: no samples; B: ok"
 
 
 def test_unavailable_on_both_sides(tmp_path: Path) -> None:
     row = _failed("unavailable: pybind11 not found", route="pybind11", call="scalar float", kernel="circle_area")
-    [only] = compare_results(_write(tmp_path / "a.json", overhead=[row]), _write(tmp_path / "b.json", overhead=[row]))
+    [only] = compare_runs(_write(tmp_path / "a.json", overhead=[row]), _write(tmp_path / "b.json", overhead=[row]))
     assert only.state == "not ok"
     assert only.detail == "A: unavailable: pybind11 not found; B: unavailable: pybind11 not found"
 
 
 def test_repeated_keys_are_kept_apart(tmp_path: Path) -> None:
     rows = [_measured(_samples(1.0, s), route="numpy", kernel="fast_sum", label=f"run {s}", n=10) for s in (1, 2)]
-    result = compare_results(_write(tmp_path / "a.json", throughput=rows), _write(tmp_path / "b.json", throughput=rows))
+    result = compare_runs(_write(tmp_path / "a.json", throughput=rows), _write(tmp_path / "b.json", throughput=rows))
     assert [r.key for r in result] == [("numpy", "fast_sum", "n=10"), ("numpy", "fast_sum", "n=10", "#2")]
     assert all(r.state == "compared" and r.comparison is not None and r.comparison.p_value == 1.0 for r in result)
 
@@ -161,7 +161,7 @@ def test_unstable_and_closed_form_are_noted(tmp_path: Path) -> None:
     a_row = _measured(_samples(1e-3, 1), route="capi", kernel="sum_of_squares", label="n=5,000,000", n=5000000,
                       closed_form=True)
     b_row = {**a_row, "samples_s": _samples(1e-3, 2), "unstable": True}
-    [row] = compare_results(_write(tmp_path / "a.json", throughput=[a_row]), _write(tmp_path / "b.json", throughput=[b_row]))
+    [row] = compare_runs(_write(tmp_path / "a.json", throughput=[a_row]), _write(tmp_path / "b.json", throughput=[b_row]))
     assert row.detail == "closed form: not loop speed in A; unstable in B; closed form: not loop speed in B"
 
 
@@ -170,9 +170,9 @@ def test_other_formats_are_refused(tmp_path: Path, fmt: str) -> None:
     a, b = _pair(tmp_path)
     old = _write(tmp_path / "old.json", fmt=fmt)
     with pytest.raises(ValueError, match=r"old\.json.*format '.*'; expected 'ffilab-bench/3'"):
-        compare_results(a, old)
+        compare_runs(a, old)
     with pytest.raises(ValueError, match="ffilab-bench/3"):
-        compare_results(old, b)
+        compare_runs(old, b)
 
 
 def test_missing_format_and_non_json_are_refused(tmp_path: Path) -> None:
@@ -180,15 +180,15 @@ def test_missing_format_and_non_json_are_refused(tmp_path: Path) -> None:
     no_format = tmp_path / "no_format.json"
     no_format.write_text(json.dumps({"metadata": {}}), encoding="utf-8")
     with pytest.raises(ValueError, match="format None"):
-        compare_results(a, no_format)
+        compare_runs(a, no_format)
     garbage = tmp_path / "garbage.json"
     garbage.write_text("not json", encoding="utf-8")
     with pytest.raises(ValueError, match="not a JSON file"):
-        compare_results(a, garbage)
+        compare_runs(a, garbage)
     listing = tmp_path / "list.json"
     listing.write_text("[]", encoding="utf-8")
     with pytest.raises(ValueError, match="JSON object"):
-        compare_results(listing, a)
+        compare_runs(listing, a)
 
 
 def test_metadata_differences() -> None:
@@ -248,7 +248,7 @@ def test_main_reports_a_refused_file(tmp_path: Path) -> None:
 
 
 def test_render_returns_the_table(tmp_path: Path) -> None:
-    rows = compare_results(*_pair(tmp_path))
+    rows = compare_runs(*_pair(tmp_path))
     table = render(rows, _console())
     assert [str(c.header) for c in table.columns] == ["what", "A median", "B median", "change", "p-value", "verdict"]
     assert table.row_count == len(rows)
@@ -270,8 +270,8 @@ def test_a_row_moving_between_a_runs_processes_needs_a_larger_change(tmp_path: P
         return _measured(samples, route="capi", call="scalar float", kernel="circle_area", process_spread=spread)
 
     a = _write(tmp_path / "a.json", fmt="ffilab-bench/3", overhead=[row(1.0, 1, 0.01)])
-    [steady] = compare_results(a, _write(tmp_path / "b.json", fmt="ffilab-bench/3", overhead=[row(1.09, 2, 0.01)]))
-    [moving] = compare_results(a, _write(tmp_path / "c.json", fmt="ffilab-bench/3", overhead=[row(1.09, 3, 0.12)]))
+    [steady] = compare_runs(a, _write(tmp_path / "b.json", fmt="ffilab-bench/3", overhead=[row(1.09, 2, 0.01)]))
+    [moving] = compare_runs(a, _write(tmp_path / "c.json", fmt="ffilab-bench/3", overhead=[row(1.09, 3, 0.12)]))
     assert steady.significant and steady.comparison is not None and steady.comparison.verdict == "1.09x slower"
     assert moving.comparison is not None and moving.comparison.noise_band == 0.12 and not moving.significant
 
@@ -284,7 +284,7 @@ def test_a_shift_below_the_section_minimum_is_not_called_significant(tmp_path: P
                          route="cython", kernel="primes", label="below 10,000", n=10000)
 
     a = _write(tmp_path / "a.json", throughput=[row(1.0, 1)])
-    [small] = compare_results(a, _write(tmp_path / "b.json", throughput=[row(1.05, 2)]))
-    [large] = compare_results(a, _write(tmp_path / "c.json", throughput=[row(1.09, 3)]))
+    [small] = compare_runs(a, _write(tmp_path / "b.json", throughput=[row(1.05, 2)]))
+    [large] = compare_runs(a, _write(tmp_path / "c.json", throughput=[row(1.09, 3)]))
     assert small.comparison is not None and small.comparison.p_value < 0.001 and not small.significant
     assert large.significant and large.comparison is not None and large.comparison.verdict == "1.09x slower"

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from ffilab.stats import Comparison, compare_samples
 
-__all__ = ["FORMAT", "MIN_EFFECT", "READABLE_FORMATS", "Row", "compare_results", "format_seconds", "load_results", "main", "metadata_differences", "render"]
+__all__ = ["FORMAT", "MIN_EFFECT", "READABLE_FORMATS", "Row", "compare_runs", "format_seconds", "load_results", "main", "metadata_differences", "render"]
 
 FORMAT = "ffilab-bench/3"
 """The results format ``ffilab bench`` writes now."""
@@ -303,7 +303,7 @@ def _compare_data(data_a: Mapping[str, Any], data_b: Mapping[str, Any]) -> list[
     return rows
 
 
-def compare_results(path_a: str | Path, path_b: str | Path) -> list[Row]:
+def compare_runs(path_a: str | Path, path_b: str | Path) -> list[Row]:
     """Match the measured rows of two results files and compare B against baseline A.
 
     Parameters
@@ -351,7 +351,7 @@ def render(rows: Sequence[Row], console: Console, *, title: str = "ffilab compar
     Parameters
     ----------
     rows : sequence of Row
-        As returned by :func:`compare_results` (possibly filtered).
+        As returned by :func:`compare_runs` (possibly filtered).
     console : rich.console.Console
         Where to print.
     title : str, optional
