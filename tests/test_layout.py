@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def test_bounds_do_not_import_the_case_table() -> None:
     # A fresh interpreter: in this one, other tests may already have imported ffilab.verify.
@@ -20,3 +22,26 @@ def test_verify_reexports_the_bounds_comparison() -> None:
     import ffilab.verify
 
     assert ffilab.verify.compare_results is ffilab.bounds.compare_results
+
+
+_ROUTES_FACES = """
+import sys, types
+{first}
+import ffilab
+from ffilab.routes import python as reference
+import ffilab.routes.numpy
+assert isinstance(ffilab.routes, types.FunctionType), type(ffilab.routes)
+assert type(sys.modules["ffilab.routes"]) is types.ModuleType, type(sys.modules["ffilab.routes"])
+assert [r.name for r in ffilab.routes(prove=False)][:2] == ["python", "numpy"]
+assert ffilab.route("python") is reference and reference.sum_of_squares(10) == 285
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("first", ["", "import ffilab.routes.python", "from ffilab.routes import numpy"])
+def test_routes_is_a_function_and_the_routes_a_plain_package(first: str) -> None:
+    # Whatever is imported first, ``ffilab.routes`` stays the registry's function (a plain one, no
+    # callable module) and the package a plain package: each in a fresh interpreter.
+    code = _ROUTES_FACES.format(first=first)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -9,10 +9,15 @@
 
 from __future__ import annotations
 
-from ffilab._registry import KERNELS, ROUTES, RouteInfo, RouteUnavailable, build_info, route
-# ``ffilab.routes`` is the routes package, made callable: ``ffilab.routes()`` lists the routes
-# (see ffilab/routes/__init__.py for why the function and the package share one object).
-from ffilab import routes
+# The routes package is loaded first, on purpose: Python binds a package to its parent's attribute
+# (here ``ffilab.routes``) once, when it is first loaded.  The registry's function ``routes``
+# imported after it then holds that name for good, while the package stays
+# ``sys.modules["ffilab.routes"]``, where ``from ffilab.routes import python`` and
+# ``ffilab.route(name)`` find it.
+from ffilab import routes as _routes_package  # noqa: F401  (loaded before the name is taken)
+from ffilab._registry import KERNELS, ROUTES, RouteInfo, RouteUnavailable, build_info, route, routes
+
+del _routes_package
 
 __all__ = ["KERNELS", "ROUTES", "RouteInfo", "RouteUnavailable", "build_info", "route", "routes"]
 __version__ = "0.1.0"

@@ -120,7 +120,7 @@ def measure_quick(progress: Callable[[str], None] | None = None) -> RouteCosts:
     # The interpreted call a compiled route replaces: a bare Python function of one argument.
     costs.overhead_s["python def"] = _best_time(_python_call, (1.5,), 0.01)
     times: dict[str, dict[str, float]] = {}
-    infos = {i.name: i for i in ffilab.routes()}  # type: ignore[operator]  # the routes package is callable
+    infos = {i.name: i for i in ffilab.routes()}
     for name in ("python", *HAND_WRITTEN):
         info = infos.get(name)
         if info is None or not info.available:
