@@ -111,7 +111,7 @@ def test_an_ffi_route_computing_in_python_beside_its_library_is_refused(make_mod
     module = make_module(f"ffi_{route}", _ALL_BUT_CIRCLE_AREA.format(route=route) + """
     import ctypes
     import cffi
-    from ffilab.routes._clib import core_library_path
+    from ffilab.routes._core_library import core_library_path
 
     _lib = ctypes.CDLL(str(core_library_path()))
     ffi = cffi.FFI()

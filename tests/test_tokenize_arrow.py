@@ -243,7 +243,7 @@ def _core_fold() -> Callable[[str], str | None]:
 
     Every text is tried as UTF-32 and as UTF-8, which must agree.
     """
-    from ffilab.routes._clib import core_library_path
+    from ffilab.routes._core_library import core_library_path
 
     lib = ctypes.CDLL(str(core_library_path()))
     fn = lib.ffl_tokarrow_fold
@@ -366,7 +366,7 @@ def test_the_core_refuses_a_batch_past_2_gib() -> None:
     # list<string> has int32 offsets: a text that could carry the batch's tokens past 2 GiB is
     # refused (-FFL_EOVERFLOW, OverflowError in the bindings) before anything is written.  The
     # batch's size is set by hand: 2 GiB of real tokens is no test to run a thousand times.
-    from ffilab.routes._clib import core_library_path
+    from ffilab.routes._core_library import core_library_path
 
     lib = ctypes.CDLL(str(core_library_path()))
     append, free = lib.ffl_tokarrow_append, lib.ffl_tokarrow_free

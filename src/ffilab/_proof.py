@@ -53,7 +53,7 @@ FFI_ROUTES: tuple[str, ...] = ("ctypes", "cffi_abi", "cffi_api")
 
 @functools.cache
 def _core_counter() -> Callable[[], int]:
-    from ffilab.routes._clib import core_library_path
+    from ffilab.routes._core_library import core_library_path
 
     # ctypes.CDLL of the path returns the process's one mapping of the library (dlopen counts
     # references), so this reads the very counter the ctypes and cffi_abi routes advance.

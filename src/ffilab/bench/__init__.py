@@ -297,7 +297,7 @@ def _route_files(name: str) -> list[Path]:
     import importlib.util
 
     if name in ("ctypes", "cffi_abi"):
-        from ffilab.routes._clib import core_library_path
+        from ffilab.routes._core_library import core_library_path
 
         return [core_library_path()]
     spec = importlib.util.find_spec(f"ffilab.routes.{name}._ext")

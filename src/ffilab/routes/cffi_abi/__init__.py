@@ -18,7 +18,7 @@ from cffi import FFI
 from ffilab._registry import KERNELS
 from ffilab.routes._cffi_cdef import CDEF
 from ffilab.routes._cffi_kernels import make_kernels
-from ffilab.routes._clib import core_library_path
+from ffilab.routes._core_library import core_library_path
 
 # The kernels every route exports: one list, ffilab._registry.KERNELS.
 __all__ = list(KERNELS)

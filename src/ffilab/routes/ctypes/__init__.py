@@ -19,7 +19,7 @@ import numpy as np
 from ffilab import contract
 from ffilab._registry import KERNELS
 from ffilab.routes import _text_glue
-from ffilab.routes._clib import core_library_path
+from ffilab.routes._core_library import core_library_path
 from ffilab.routes._cstatus import raise_for_status
 
 # The kernels every route exports: one list, ffilab._registry.KERNELS.
