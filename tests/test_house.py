@@ -226,7 +226,10 @@ def test_stubs_type_check_the_routes(tmp_path: Path) -> None:
         nb.tokenize_arrow(["a"])
         """))
     run = subprocess.run(
-        [sys.executable, "-m", "mypy", "--no-incremental", "--follow-imports=silent", "--cache-dir", str(tmp_path / "c"), str(use)],
+        # import-untyped: pyarrow ships no type information (the stubs' tokenize_arrow returns one of
+        # its arrays); whether mypy says so depends on what else is installed, not on our stubs.
+        [sys.executable, "-m", "mypy", "--no-incremental", "--follow-imports=silent", "--disable-error-code=import-untyped",
+         "--cache-dir", str(tmp_path / "c"), str(use)],
         capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "MYPYPATH": str(ROOT / "src")}, timeout=300,
     )
     errors = [line for line in run.stdout.splitlines() if ": error:" in line]
