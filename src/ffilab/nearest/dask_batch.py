@@ -75,12 +75,12 @@ def query_dask(
     f = "query_dask"
     if not isinstance(index, NearestIndex):
         raise TypeError(f"{f}: index must be a NearestIndex, got {type(index).__name__}")
-    qa, qo = _coords(f, "lats", lats), _coords(f, "lons", lons)
-    _check_lats_lons(f, qa, qo)
-    kk = _check_k(f, k, len(index))
-    m = qa.shape[0]
+    query_lats, query_lons = _coords(f, "lats", lats), _coords(f, "lons", lons)
+    _check_lats_lons(f, query_lats, query_lons)
+    k = _check_k(f, k, len(index))
+    m = query_lats.shape[0]
     if m == 0:
-        return np.empty((0, kk), dtype=np.int64), np.empty((0, kk), dtype=np.float64)
+        return np.empty((0, k), dtype=np.int64), np.empty((0, k), dtype=np.float64)
 
     from distributed import as_completed
 
@@ -95,10 +95,10 @@ def query_dask(
             raise ValueError(f"{f}: partitions must be >= 1, got {partitions}")
         partitions = min(partitions, m)
         bounds = np.linspace(0, m, partitions + 1).astype(np.int64)
-        parts = [(qa[a:b], qo[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+        parts = [(query_lats[a:b], query_lons[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
         shared = client.scatter(index, broadcast=True)
         part_futures = client.scatter(parts)
-        futures = [client.submit(_query_partition, shared, pf, kk, threads_per_task, pure=False)
+        futures = [client.submit(_query_partition, shared, pf, k, threads_per_task, pure=False)
                    for pf in part_futures]
         if progress is not None:
             sizes = {fut.key: len(part[0]) for fut, part in zip(futures, parts)}

@@ -162,24 +162,24 @@ def _scalar(func: str, name: str, value: Any) -> float:
 
 
 def _check_query_point(func: str, lat: Any, lon: Any) -> tuple[float, float]:
-    la, lo = _scalar(func, "lat", lat), _scalar(func, "lon", lon)
-    if not -90.0 <= la <= 90.0:  # False for NaN
-        raise ValueError(f"{func}: lat must be a latitude in [-90, 90] degrees, got {la!r}")
-    if not -_MAX_ABS_LON <= lo <= _MAX_ABS_LON:
-        raise ValueError(f"{func}: lon must be a longitude in [-360, 360] degrees, got {lo!r}")
-    return la, lo
+    lat, lon = _scalar(func, "lat", lat), _scalar(func, "lon", lon)
+    if not -90.0 <= lat <= 90.0:  # False for NaN
+        raise ValueError(f"{func}: lat must be a latitude in [-90, 90] degrees, got {lat!r}")
+    if not -_MAX_ABS_LON <= lon <= _MAX_ABS_LON:
+        raise ValueError(f"{func}: lon must be a longitude in [-360, 360] degrees, got {lon!r}")
+    return lat, lon
 
 
 def _check_k(func: str, k: Any, n: int) -> int:
     try:
-        kk = operator.index(k)
+        k = operator.index(k)
     except TypeError:
         raise TypeError(f"{func}: k must be an integer, got {type(k).__name__}") from None
-    if kk <= 0:
-        raise ValueError(f"{func}: k must be >= 1, got {kk}")
-    if kk > n:
-        raise ValueError(f"{func}: k must be <= the number of points ({n}), got {kk}")
-    return kk
+    if k <= 0:
+        raise ValueError(f"{func}: k must be >= 1, got {k}")
+    if k > n:
+        raise ValueError(f"{func}: k must be <= the number of points ({n}), got {k}")
+    return k
 
 
 def _check_threads(func: str, threads: Any, strategy: str) -> int:
@@ -252,9 +252,9 @@ class NearestIndex:
         f = "NearestIndex"
         if strategy not in STRATEGIES:
             raise ValueError(f"{f}: unknown strategy {strategy!r}; strategies are {', '.join(STRATEGIES)}")
-        la, lo = _coords(f, "lats", lats), _coords(f, "lons", lons)
-        _check_lats_lons(f, la, lo)
-        if la.shape[0] == 0:
+        lats, lons = _coords(f, "lats", lats), _coords(f, "lons", lons)
+        _check_lats_lons(f, lats, lons)
+        if lats.shape[0] == 0:
             raise ValueError(f"{f}: lats and lons must hold at least one point")
         self._threads = _check_threads(f, threads, strategy)
         try:
@@ -263,15 +263,15 @@ class NearestIndex:
             raise TypeError(f"{f}: leaf_size must be an integer, got {type(leaf_size).__name__}") from None
         if not 1 <= leaf <= 4096:
             raise ValueError(f"{f}: leaf_size must be between 1 and 4096, got {leaf}")
-        la.flags.writeable = False
-        lo.flags.writeable = False
-        self._lats, self._lons = la, lo
+        lats.flags.writeable = False
+        lons.flags.writeable = False
+        self._lats, self._lons = lats, lons
         self._strategy = strategy
         self._leaf_size = leaf
         module = _load(strategy)
         start = time.perf_counter()
         if strategy in _COMPILED:
-            self._engine: Any = module.Index(la, lo, tree=strategy == "tree", leaf_size=leaf, threads=self._threads)
+            self._engine: Any = module.Index(lats, lons, tree=strategy == "tree", leaf_size=leaf, threads=self._threads)
         else:
             self._engine = module.find_nearest_k
         self.build_seconds = time.perf_counter() - start
@@ -334,12 +334,12 @@ class NearestIndex:
             A non-real coordinate or a non-integer ``k``.
         """
         f = "NearestIndex.query"
-        la, lo = _check_query_point(f, lat, lon)
-        kk = _check_k(f, k, len(self))
+        lat, lon = _check_query_point(f, lat, lon)
+        k = _check_k(f, k, len(self))
         if self._strategy in _COMPILED:
-            idx, dist = self._engine.query(la, lo, kk, self._threads)
+            idx, dist = self._engine.query(lat, lon, k, self._threads)
         else:
-            idx, dist = self._engine(la, lo, self._lats, self._lons, kk)
+            idx, dist = self._engine(lat, lon, self._lats, self._lons, k)
         return idx, dist
 
     def query_many(
@@ -373,17 +373,17 @@ class NearestIndex:
             As :meth:`query`, naming the first bad element.
         """
         f = "NearestIndex.query_many"
-        qa, qo = _coords(f, "lats", lats), _coords(f, "lons", lons)
-        _check_lats_lons(f, qa, qo)
-        kk = _check_k(f, k, len(self))
+        query_lats, query_lons = _coords(f, "lats", lats), _coords(f, "lons", lons)
+        _check_lats_lons(f, query_lats, query_lons)
+        k = _check_k(f, k, len(self))
         t = self._threads if threads is None else _check_threads(f, threads, self._strategy)
         if self._strategy in _COMPILED:
-            idx, dist = self._engine.query_many(qa, qo, kk, t)
+            idx, dist = self._engine.query_many(query_lats, query_lons, k, t)
             return idx, dist
-        out_idx = np.empty((qa.shape[0], kk), dtype=np.int64)
-        out_dist = np.empty((qa.shape[0], kk), dtype=np.float64)
-        for i in range(qa.shape[0]):
-            out_idx[i], out_dist[i] = self._engine(float(qa[i]), float(qo[i]), self._lats, self._lons, kk)
+        out_idx = np.empty((query_lats.shape[0], k), dtype=np.int64)
+        out_dist = np.empty((query_lats.shape[0], k), dtype=np.float64)
+        for i in range(query_lats.shape[0]):
+            out_idx[i], out_dist[i] = self._engine(float(query_lats[i]), float(query_lons[i]), self._lats, self._lons, k)
         return out_idx, out_dist
 
     @property
