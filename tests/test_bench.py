@@ -218,9 +218,9 @@ def test_the_sweep_labels_a_closed_form_impostor_and_keeps_it_out_of_crossovers(
 
 def test_binary_size_counts_every_file_a_route_ships() -> None:
     # mypyc's _ext is a 15 KiB shim; its compiled code is in the _ext__mypyc module beside it.
-    names = [p.name for p in bench._route_files("mypyc")]
+    names = [p.name for p in bench.runner._route_files("mypyc")]
     assert any("__mypyc" in n for n in names) and any(n.startswith("_ext.") for n in names), names
-    assert [p.name for p in bench._route_files("ctypes")][0].startswith("libffilab_core")
+    assert [p.name for p in bench.runner._route_files("ctypes")][0].startswith("libffilab_core")
 
 
 def test_the_sweep_finds_one_wrong_element_of_a_large_result(tmp_path: Path) -> None:

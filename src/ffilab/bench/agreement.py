@@ -67,7 +67,7 @@ def agreement(routes: list[str] | None = None, *, processes: int = 3, rounds: in
     names = routes or [i.name for i in infos if i.available]
     config = bench.Config(routes=names, throughput=False, sweep=False, startup=False, nearest=False, tokenize=False,
                           timer=timer, overhead_processes=processes, overhead_rounds=rounds)
-    problems = bench._verify_workloads(names, config, lambda _: None)
+    problems = bench.verify_workloads(names, config, lambda _: None)
     skip = [f"{name}/{key.split('/', 1)[1]}" for name, found in problems.items() for key in found if key.startswith("overhead/")]
     runs = []
     for which, modules in (("A", extra), ("B", extra_b if extra_b is not None else extra)):
