@@ -8,12 +8,13 @@ import sys
 import pytest
 
 
-def test_bounds_do_not_import_the_case_table() -> None:
+@pytest.mark.parametrize("module", ["ffilab.bounds", "ffilab.bench", "ffilab.nearest"])
+def test_bounds_and_features_do_not_import_the_case_table(module: str) -> None:
     # A fresh interpreter: in this one, other tests may already have imported ffilab.verify.
-    code = "import sys, ffilab.bounds; print(sorted(m for m in sys.modules if m.startswith('ffilab')))"
+    code = f"import sys, {module}; print(sorted(m for m in sys.modules if m.startswith('ffilab')))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     loaded = eval(done.stdout.strip().splitlines()[-1])  # our own print of a list of str
-    assert "ffilab.bounds" in loaded
+    assert module in loaded
     assert "ffilab.verify" not in loaded, loaded
 
 
