@@ -1,4 +1,4 @@
-"""Type stub of ``ffilab.nearest._core``, the compiled exact nearest-places engines (``_core.cpp``)."""
+"""Type stub of ``ffilab.nearest._core``, the compiled exact nearest-places engines (``_core.cpp``, the CPython binding of ``_engine.cpp``)."""
 
 from typing import SupportsFloat, SupportsIndex
 

@@ -23,7 +23,7 @@ tree     the same exact ranking over a k-d tree of the unit vectors, built once;
 ``fused`` and ``tree`` return the reference's distances bit for bit wherever they use the same
 libm as Python (the same operations in the same order, no FMA); ``numpy`` uses NumPy's own
 ``sin``/``cos``, so its distances agree within the haversine bound of ``ffilab.verify`` and its
-neighbours up to ties within that bound.  See ``_core.cpp`` for why the compiled ranking is exact.
+neighbours up to ties within that bound.  See ``_engine.cpp`` for why the compiled ranking is exact.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ STRATEGIES: dict[str, str] = {
 DEFAULT_STRATEGY = "tree"
 _COMPILED = ("fused", "tree")
 _ROUTES = ("python", "numpy", "cython")
-# Longitudes in [-360, 360] cover both the [-180, 180] and [0, 360] conventions (see _core.cpp).
+# Longitudes in [-360, 360] cover both the [-180, 180] and [0, 360] conventions (see _engine.hpp).
 _MAX_ABS_LON = 360.0
 _MAX_THREADS = 1024
 
