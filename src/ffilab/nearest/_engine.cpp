@@ -12,7 +12,7 @@
  *
  * Why it is exact.  The chord computed in floating point is not the reference's a: both carry
  * rounding errors.  In units of a (A = the exact sin^2(theta/2) between the stored points):
- *   |a_ref - A| <= 32 eps     the reference formula (the bound of ffilab/bounds.py); 
+ *   |a_ref - A| <= 32 eps     the reference formula (the bound of ffilab/bounds.py);
  *   |c/4 - A|   <= 24 eps     each stored unit-vector component is within 4 eps of the exact one
  *                             (argument scaled by pi/180 with relative error eps, then one libm
  *                             call of < 1 ulp and one product), which moves |u - v| by at most
