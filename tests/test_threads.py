@@ -32,7 +32,7 @@ import ffilab
 from ffilab.gil import LONG_RUNNING_KERNELS, RELEASES_GIL
 from ffilab.verify import compare_results
 
-from conftest import ROUTE_NAMES, load_route
+from conftest import UNDER_ASAN, ROUTE_NAMES, load_route
 
 # --------------------------------------------------------------------------------------------
 # Many threads, same kernels, same answers
@@ -155,6 +155,8 @@ RELEASES_MIN = 0.30
 #: (measured 0.18 - 0.33 for them, 0.35 - 1.06 for the others); 0.10 still tells a released scan
 #: from a held one (0.00).
 RELEASES_MIN_FOR = {"tokenize_batch": 0.10}
+#: Routes whose kernels are Python wrappers around a C call that releases the GIL (see gil.py).
+_PYTHON_HALF_ROUTES = frozenset({"ctypes", "cffi_abi", "cffi_api", "numba"})
 #: A kernel declared holding may let it count at most this share (measured 0.00).
 HOLDS_MAX = 0.05
 #: Longer than any GIL-holding stretch measured here: Python code is never switched out.
@@ -295,6 +297,11 @@ def test_gil_declaration(name: str, kernel: str, record_property: Callable[[str,
         # Noise (another process on the cores) can only lower the ratio: a kernel that holds
         # the GIL leaves the main thread nothing to count, whatever the load.
         minimum = RELEASES_MIN_FOR.get(kernel, RELEASES_MIN)
+        if UNDER_ASAN and name in _PYTHON_HALF_ROUTES:
+            # Under tools/sanitize.sh (ASan, plain malloc) the wrapper's Python half, which holds
+            # the GIL, slows several times more than the instrumented C loop: one whole-suite run
+            # read cffi_api.scale_and_shift at 0.09-0.24.  Still far from a held GIL (0.00).
+            minimum = min(minimum, 0.05 + HOLDS_MAX)
         if (ratio >= minimum) if releases else (ratio <= HOLDS_MAX):
             return
     verb = "releases" if releases else "holds"
