@@ -76,6 +76,7 @@ def agreement(routes: list[str] | None = None, *, processes: int = 3, rounds: in
             raise RuntimeError(f"run {which}: {info['failure']}")
         data = _results(rows, info, config)
         path = Path(out_dir) / f"ffilab-agreement-{which}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)  # --out-dir may name a folder not made yet
         path.write_text(json.dumps(data), encoding="utf-8")
         runs.append((path, data))
     (path_a, data_a), (path_b, data_b) = runs
