@@ -8,7 +8,6 @@ recognised by the callee names in the profile), inside NumPy, many tiny calls or
 from __future__ import annotations
 
 import ast
-import cProfile
 import functools
 import json
 import os
@@ -18,7 +17,6 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -313,51 +311,20 @@ def classify(fn: FunctionStat) -> str:
     return "heavy work per call"
 
 
-def _empty() -> None:
-    return None
-
-
-def _calls(n: int) -> None:
-    for _ in range(n):
-        _empty()
-
-
-def _loop(n: int) -> None:
-    for _ in range(n):
-        pass
-
-
 @functools.cache
 def profiler_bias() -> tuple[float, float]:
     """cProfile's own cost per profiled call, as it shows up in the profile: ``(in the callee, in the caller)``.
 
     cProfile reads its clock around every call, and that cost lands in the times it reports: a
     function of many tiny calls looks several times slower than it is, and so does its caller
-    (measured here: the same loop of calls to an empty function with and without the profiler).
+    (measured: the same loop of calls to an empty function with and without the profiler).  The
+    measurement is the child runner's own (it repeats it after every profiled run, under the
+    same load); here it serves a profile file, which brings no measurement with it.
     """
-    n = 100_000
-    true_loop = min(_time(_loop, n) for _ in range(3)) / n
-    true_call = max(min(_time(_calls, n) for _ in range(3)) / n - true_loop, 0.0)
-    best: tuple[float, float] | None = None
-    for _ in range(3):
-        prof = cProfile.Profile()
-        prof.enable()
-        _calls(n)
-        prof.disable()
-        st = pstats.Stats(prof).stats  # type: ignore[attr-defined]
-        callee = next(v for k, v in st.items() if k[2] == "_empty")[2] / n
-        caller = next(v for k, v in st.items() if k[2] == "_calls")[2] / n
-        pair = (max(callee - true_call, 0.0), max(caller - true_loop, 0.0))
-        # The smallest of three (see _runner._profiler_bias: too little is the safer error).
-        best = pair if best is None or sum(pair) < sum(best) else best
-    assert best is not None
-    return best
+    from ffilab.advise import _runner
 
-
-def _time(fn: Any, n: int) -> float:
-    t0 = time.perf_counter()
-    fn(n)
-    return time.perf_counter() - t0
+    callee, caller = _runner._profiler_bias()
+    return callee, caller
 
 
 def _debias(raw: dict[tuple[str, int, str], Any], bias: tuple[float, float]) -> dict[tuple[str, int, str], Any]:
