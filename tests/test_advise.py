@@ -143,9 +143,19 @@ def test_tiny_calls_kind_p_and_a_really_faster_recommendation(tiny: dict[str, An
     assert caller["kind"] == "heavy work per call"
     e = entry(tiny, "soft_clip")
     assert e["p_source"] == "calls x timed"
-    proc = subprocess.run([sys.executable, "-c", _DIRECT_TINY, str(EXAMPLES / "tiny_calls.py"), "100000", "4"],
-                          capture_output=True, text=True, timeout=120, check=True)
-    direct = float(proc.stdout)
+
+    def direct_share() -> float:
+        proc = subprocess.run([sys.executable, "-c", _DIRECT_TINY, str(EXAMPLES / "tiny_calls.py"), "100000", "4"],
+                              capture_output=True, text=True, timeout=120, check=True)
+        return float(proc.stdout)
+
+    direct = direct_share()
+    if abs(e["p_timed"] - direct) >= 0.1:
+        # Both sides measured once more: with the other pytest-xdist worker (or any job) busy,
+        # one pair read 0.86 against 0.60 and the next 0.74 against 0.61 for the same program;
+        # a wrong share is wrong on every measurement, the load's effect is not.
+        again = advise_json("-r", "cython", "--", sys.executable, str(EXAMPLES / "tiny_calls.py"), "100000", "4")
+        e, direct = entry(again, "soft_clip"), direct_share()
     assert abs(e["p_timed"] - direct) < 0.1, (e["p_timed"], direct)
     rec = tiny["recommendation"]
     assert rec["route"] == "cython", rec
