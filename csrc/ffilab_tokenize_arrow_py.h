@@ -407,24 +407,9 @@ static PyObject *ffl_tokarrow_py(const char *func, PyObject *texts) {
         snapshot = PyList_GetSlice(texts, 0, PY_SSIZE_T_MAX);
         if (snapshot == NULL) return NULL;
         n = PyList_GET_SIZE(snapshot);
-        /* Every element is checked before any work, as the reference's check_texts does. */
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *item = PyList_GET_ITEM(snapshot, i);
-            if (!PyUnicode_Check(item)) {
-                PyObject *name = ffl_tokpy_type_name(item);
-                if (name != NULL) {
-                    PyErr_Format(PyExc_TypeError, "%s: texts[%zd] must be str, got %S", func, i, name);
-                    Py_DECREF(name);
-                }
-                Py_DECREF(snapshot);
-                return NULL;
-            }
-#if PY_VERSION_HEX < 0x030C0000
-            if (PyUnicode_READY(item) < 0) {
-                Py_DECREF(snapshot);
-                return NULL;
-            }
-#endif
+        if (ffl_tokpy_check_items(func, snapshot) < 0) { /* as the reference's check_texts */
+            Py_DECREF(snapshot);
+            return NULL;
         }
     } else {
         const int opened = ffl_tokarrow_open_arrow(func, texts, &arrow);

@@ -252,6 +252,32 @@ static int ffl_tokpy_reserve(void **buf, int64_t *have, int64_t count, size_t si
     return 0;
 }
 
+/* contract.check_texts on a snapshot of the batch (a plain list): every element is checked to be
+ * a str before any work, as the reference does.  Returns the batch's total code points, or -1 with
+ * TypeError set (the caller still owns the snapshot).  Shared by tokenize_batch and
+ * tokenize_arrow (ffilab_tokenize_arrow_py.h). */
+static Py_ssize_t ffl_tokpy_check_items(const char *func, PyObject *snapshot) {
+    const Py_ssize_t n = PyList_GET_SIZE(snapshot);
+    Py_ssize_t units = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(snapshot, i);
+        if (!PyUnicode_Check(item)) {
+            PyObject *name = ffl_tokpy_type_name(item);
+            if (name != NULL) {
+                PyErr_Format(PyExc_TypeError, "%s: texts[%zd] must be str, got %S", func, i, name);
+                Py_DECREF(name);
+            }
+            return -1;
+        }
+#if PY_VERSION_HEX < 0x030C0000
+        /* A legacy (wstr) string gets its PEP 393 buffer; a no-op for every modern one. */
+        if (PyUnicode_READY(item) < 0) return -1;
+#endif
+        units += PyUnicode_GET_LENGTH(item);
+    }
+    return units;
+}
+
 static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl_tokpy_release_fn release) {
     if (!PyList_Check(texts)) {
         PyObject *name = ffl_tokpy_type_name(texts);
@@ -272,27 +298,11 @@ static PyObject *ffl_tokpy_tokenize_batch(const char *func, PyObject *texts, ffl
     PyObject *snapshot = PyList_GetSlice(texts, 0, PY_SSIZE_T_MAX);
     if (snapshot == NULL) return NULL;
     const Py_ssize_t n = PyList_GET_SIZE(snapshot);
-    Py_ssize_t units = 0; /* code points of the batch, to size the table of recent tokens */
-    /* Every element is checked before any work, as the reference's check_texts does. */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *item = PyList_GET_ITEM(snapshot, i);
-        if (!PyUnicode_Check(item)) {
-            PyObject *name = ffl_tokpy_type_name(item);
-            if (name != NULL) {
-                PyErr_Format(PyExc_TypeError, "%s: texts[%zd] must be str, got %S", func, i, name);
-                Py_DECREF(name);
-            }
-            Py_DECREF(snapshot);
-            return NULL;
-        }
-#if PY_VERSION_HEX < 0x030C0000
-        /* A legacy (wstr) string gets its PEP 393 buffer; a no-op for every modern one. */
-        if (PyUnicode_READY(item) < 0) {
-            Py_DECREF(snapshot);
-            return NULL;
-        }
-#endif
-        units += PyUnicode_GET_LENGTH(item);
+    /* code points of the batch, to size the table of recent tokens */
+    const Py_ssize_t units = ffl_tokpy_check_items(func, snapshot);
+    if (units < 0) {
+        Py_DECREF(snapshot);
+        return NULL;
     }
     Py_ssize_t recent_slots = 16;
     while (recent_slots < FFL_TOKPY_RECENT_MAX && recent_slots < units / 2) recent_slots *= 2;
